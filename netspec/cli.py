@@ -1,0 +1,52 @@
+"""The `netspec` command line: one subcommand per module in netspec/commands/.
+
+Each command module exposes `add_parser(subparsers)` (which sets `run` as the
+handler) and must not import torch at module level: `netspec lint` and
+`netspec summary` run where torch is not installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .diagnostics import EXIT_RUNTIME, EXIT_SPEC_ERROR, SpecError
+
+# Order is the order of `netspec --help`.
+COMMANDS = ("fmt", "summary", "lint", "zoo", "compile", "export", "train", "eval")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="netspec",
+        description="A compiler for convolutional networks written as text.",
+        epilog="Exit codes: 0 success, 1 error in a spec (or a failed check), 2 usage error, "
+               "3 a missing or unreadable resource.",
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"netspec {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"netspec.commands.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except SpecError as err:
+        print(err.render(), file=sys.stderr)
+        return EXIT_SPEC_ERROR
+    except FileNotFoundError as err:
+        print(f"error: {err.filename or err}: no such file", file=sys.stderr)
+        return EXIT_RUNTIME
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""One diagnostic type for every error and warning netspec reports about a spec.
+
+A diagnostic has a level, an id, a message in plain words, a primary location, labelled
+secondary locations (e.g. each branch of a concat that disagrees), and help text
+(a suggestion such as "did you mean `conv3-64`?"). `render` draws the source line with
+a caret under the offending token, in the style of rustc and Elm.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Literal
+
+from .ir import Span
+
+# Exit codes shared by every command.
+EXIT_OK = 0
+EXIT_SPEC_ERROR = 1  # the spec (or a figure it expects) is wrong: the user's input
+EXIT_USAGE = 2  # the command line is wrong (argparse uses 2 as well)
+EXIT_RUNTIME = 3  # a resource the command needs is missing or unreadable (data, checkpoint)
+
+
+@dataclass(frozen=True)
+class Label:
+    span: Span
+    message: str
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    message: str
+    span: Span | None = None
+    level: Literal["error", "warning"] = "error"
+    code: str = "error"  # a stable id: "syntax", "shape-mismatch", "bias-before-bn", ...
+    labels: tuple[Label, ...] = ()
+    help: str | None = None
+    notes: tuple[str, ...] = ()
+
+    def render(self, sources: dict[str, str] | None = None) -> str:
+        """Human-readable text: `file:line:col: error[code]: message`, then the caret picture."""
+        where = f"{self.span}: " if self.span else ""
+        out = [f"{where}{self.level}[{self.code}]: {self.message}"]
+        if self.span is not None:
+            out += _caret(self.span, sources)
+        for label in self.labels:
+            out.append(f"  {label.span}: {label.message}")
+            out += _caret(label.span, sources, indent="    ")
+        out += [f"  note: {n}" for n in self.notes]
+        if self.help:
+            out.append(f"  help: {self.help}")
+        return "\n".join(out)
+
+
+class SpecError(Exception):
+    """A spec could not be read, parsed or checked. Carries one or more diagnostics."""
+
+    exit_code = EXIT_SPEC_ERROR
+
+    def __init__(self, diagnostics: Diagnostic | Iterable[Diagnostic], sources: dict[str, str] | None = None):
+        self.diagnostics = (diagnostics,) if isinstance(diagnostics, Diagnostic) else tuple(diagnostics)
+        self.sources = dict(sources or {})  # file name -> text, for files not on disk ("<string>")
+        super().__init__(self.diagnostics[0].message if self.diagnostics else "spec error")
+
+    def render(self) -> str:
+        return "\n".join(d.render(self.sources) for d in self.diagnostics)
+
+
+def error(message: str, span: Span | None = None, *, code: str = "error", help: str | None = None,
+          labels: Iterable[Label] = (), notes: Iterable[str] = ()) -> SpecError:
+    """Shorthand for raising a single located error: `raise error("...", span)`."""
+    return SpecError(Diagnostic(message, span, code=code, help=help, labels=tuple(labels), notes=tuple(notes)))
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """A suggestion for a typo, or None when nothing is close."""
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None
+
+
+_MAX_SHOWN = 160  # characters of a source line shown around the caret (a 1 MB line stays readable)
+
+
+def _caret(span: Span, sources: dict[str, str] | None, indent: str = "  ") -> list[str]:
+    text = _line_of(span, (sources or {}).get(span.file))
+    if text is None:
+        return []
+    col = max(span.column - 1, 0)
+    width = span.end_column - span.column if span.end_line == span.line else len(text) - col
+    width = max(1, min(width, 60))
+    start = max(0, col - _MAX_SHOWN // 2)
+    shown = text[start:start + _MAX_SHOWN].expandtabs(1)
+    prefix = "..." if start else ""
+    gutter = f"{span.line} | "
+    return [f"{indent}{gutter}{prefix}{shown}",
+            f"{indent}{' ' * (len(gutter) + len(prefix) + col - start)}{'^' * width}"]
+
+
+def _line_of(span: Span, source: str | None) -> str | None:
+    if source is None:
+        try:
+            source = Path(span.file).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+    lines = source.splitlines()
+    if not 1 <= span.line <= len(lines):
+        return None
+    return lines[span.line - 1]

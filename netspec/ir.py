@@ -1,0 +1,287 @@
+"""The netspec IR: an immutable, validated tree of layers with every shape resolved.
+
+`netspec.parse` / `netspec.load` return a `Network`. By the time a node exists here,
+blocks are expanded, repeats unrolled, expressions evaluated, channels inferred and
+the input/output shape of every node computed: analysis and backends read shapes
+from the IR and never derive them again.
+
+Shapes are tuples without the batch dimension: (C, H, W) for feature maps, (F,) for
+vectors. A spatial dimension is an int, or a string such as "H/32" when the spec's
+input is symbolic (`input 3xHxW`); numeric analyses need concrete sizes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Iterator, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Dim = Union[int, str]
+Shape = tuple[Dim, ...]
+Pair = tuple[int, int]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Span(Frozen):
+    """Where a node came from in the source: 1-based line and column."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class NodeBase(Frozen):
+    path: str  # scope path from the network root, e.g. "stage3.bottleneck2.conv1"
+    label: str | None = None  # the name the user gave it (`conv1: conv7-64/2`), if any
+    span: Span | None = None  # the source text this node was elaborated from
+    in_shape: Shape  # input shape, batch dimension left out
+    out_shape: Shape  # output shape, batch dimension left out
+
+    @property
+    def name(self) -> str:
+        """Last component of the scope path."""
+        return self.path.rsplit(".", 1)[-1]
+
+
+# ---------------------------------------------------------------- layers
+
+
+class Conv(NodeBase):
+    kind: Literal["conv"] = "conv"
+    in_channels: int
+    out_channels: int
+    kernel: Pair  # (kh, kw)
+    stride: Pair = (1, 1)
+    padding: tuple[int, int, int, int] = (0, 0, 0, 0)  # (top, bottom, left, right): 'same' with an even kernel is asymmetric
+    dilation: Pair = (1, 1)
+    groups: int = 1
+    bias: bool = True
+
+
+class Linear(NodeBase):
+    kind: Literal["linear"] = "linear"
+    in_features: int
+    out_features: int
+    bias: bool = True
+
+
+class Pool(NodeBase):
+    kind: Literal["pool"] = "pool"
+    mode: Literal["max", "avg"]
+    kernel: Pair
+    stride: Pair
+    padding: Pair = (0, 0)  # symmetric, as torch's pooling layers take it
+    ceil_mode: bool = False
+    count_include_pad: bool = True  # avg only: torch's default
+
+
+class AdaptivePool(NodeBase):
+    kind: Literal["adaptive_pool"] = "adaptive_pool"
+    mode: Literal["max", "avg"]
+    output_size: Pair  # (1, 1) is global pooling
+
+
+class BatchNorm(NodeBase):
+    kind: Literal["batchnorm"] = "batchnorm"
+    num_features: int
+    eps: float = 1e-5
+    momentum: float = 0.1
+
+
+class LRN(NodeBase):
+    """Local response normalisation across channels (AlexNet, VGG A-LRN)."""
+
+    kind: Literal["lrn"] = "lrn"
+    size: int = 5
+    alpha: float = 1e-4
+    beta: float = 0.75
+    k: float = 2.0
+
+
+ActivationFn = Literal[
+    "relu", "relu6", "leaky_relu", "prelu", "elu", "selu", "sigmoid", "tanh",
+    "hardswish", "hardsigmoid", "silu", "gelu", "softmax", "identity",
+]
+
+
+class Activation(NodeBase):
+    kind: Literal["activation"] = "activation"
+    fn: ActivationFn
+    alpha: float | None = None  # leaky_relu's negative slope, elu's alpha, prelu's initial slope
+    num_parameters: int = 1  # prelu only: 1 shared slope, or one per channel
+
+
+class Dropout(NodeBase):
+    kind: Literal["dropout"] = "dropout"
+    p: float = 0.5
+
+
+class Flatten(NodeBase):
+    kind: Literal["flatten"] = "flatten"
+
+
+class Upsample(NodeBase):
+    kind: Literal["upsample"] = "upsample"
+    scale: int = 2
+    mode: Literal["nearest", "bilinear"] = "nearest"
+
+
+class ChannelPad(NodeBase):
+    """Zero channels added before and after the input's (ResNet option A shortcut)."""
+
+    kind: Literal["channel_pad"] = "channel_pad"
+    before: int
+    after: int
+
+
+# ---------------------------------------------------------------- composition
+
+
+class Seq(NodeBase):
+    kind: Literal["seq"] = "seq"
+    children: tuple["Node", ...] = ()
+
+
+class Concat(NodeBase):
+    """Parallel branches on the same input, joined along channels (inception)."""
+
+    kind: Literal["concat"] = "concat"
+    branches: tuple[Seq, ...]
+
+
+class Residual(NodeBase):
+    """out = body(x) + shortcut(x); shortcut None is the identity."""
+
+    kind: Literal["residual"] = "residual"
+    body: Seq
+    shortcut: Seq | None = None
+
+
+class Dense(NodeBase):
+    """DenseNet block: layer i sees the concat of the input and every earlier layer's output."""
+
+    kind: Literal["dense"] = "dense"
+    layers: tuple[Seq, ...]
+
+
+class Gate(NodeBase):
+    """out = x * body(x), body(x) broadcast over H and W (squeeze-excitation)."""
+
+    kind: Literal["gate"] = "gate"
+    body: Seq
+
+
+class Side(NodeBase):
+    """A named side output (GoogLeNet's auxiliary classifiers); the main path passes through."""
+
+    kind: Literal["side"] = "side"
+    output: str
+    body: Seq
+
+
+class Save(NodeBase):
+    """Names the current tensor so a later Merge can refer to it (U-Net skips)."""
+
+    kind: Literal["save"] = "save"
+    ref: str
+
+
+class Merge(NodeBase):
+    """Joins the current tensor with saved ones: channel concat or elementwise add."""
+
+    kind: Literal["merge"] = "merge"
+    mode: Literal["concat", "add"]
+    refs: tuple[str, ...]
+    ref_shapes: tuple[Shape, ...]  # shapes of the saved tensors, in refs order
+
+
+Node = Annotated[
+    Union[
+        Conv, Linear, Pool, AdaptivePool, BatchNorm, LRN, Activation, Dropout, Flatten,
+        Upsample, ChannelPad, Seq, Concat, Residual, Dense, Gate, Side, Save, Merge,
+    ],
+    Field(discriminator="kind"),
+]
+
+LAYER_KINDS = frozenset(
+    {"conv", "linear", "pool", "adaptive_pool", "batchnorm", "lrn", "activation", "dropout",
+     "flatten", "upsample", "channel_pad", "save", "merge"}
+)
+
+
+# ---------------------------------------------------------------- the network
+
+
+class Expect(Frozen):
+    """An `expect` line: a figure that lint checks against the analysis."""
+
+    what: Literal["params", "macs", "output"]
+    value: str  # as written: "138357544", "15.47G", "1000", "512x7x7"
+    span: Span | None = None
+
+
+class Network(Frozen):
+    name: str
+    source: str | None = None  # file the spec was read from
+    params: dict[str, Union[int, float, bool, str]] = {}  # network parameters after overrides
+    meta: dict[str, str] = {}  # `meta key "value"` lines: title, paper, description
+    input_shape: Shape
+    constraints: tuple[str, ...] = ()  # what a symbolic input must satisfy, e.g. "H must be a multiple of 32"
+    body: Seq
+    expects: tuple[Expect, ...] = ()
+    lint_off: tuple[str, ...] = ()  # lint ids switched off in the spec
+    spec_hash: str = ""  # sha256 of the canonical IR without spans: identifies the architecture
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.body.out_shape
+
+    @property
+    def side_outputs(self) -> tuple[str, ...]:
+        return tuple(n.output for n in walk(self.body) if isinstance(n, Side))
+
+
+Seq.model_rebuild()
+Concat.model_rebuild()
+Residual.model_rebuild()
+Dense.model_rebuild()
+Gate.model_rebuild()
+Side.model_rebuild()
+Network.model_rebuild()
+
+
+def children(node: NodeBase) -> tuple[NodeBase, ...]:
+    """Direct sub-nodes of a composite, in definition order (body before shortcut)."""
+    if isinstance(node, Seq):
+        return node.children
+    if isinstance(node, Concat):
+        return node.branches
+    if isinstance(node, Residual):
+        return (node.body,) if node.shortcut is None else (node.body, node.shortcut)
+    if isinstance(node, Dense):
+        return node.layers
+    if isinstance(node, (Gate, Side)):
+        return (node.body,)
+    return ()
+
+
+def walk(node: NodeBase) -> Iterator[NodeBase]:
+    """Every node under `node` (itself included), preorder, in definition order."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(reversed(children(n)))
+
+
+def layers(node: NodeBase) -> Iterator[NodeBase]:
+    """The leaf layers under `node`, in definition order."""
+    return (n for n in walk(node) if n.kind in LAYER_KINDS)
