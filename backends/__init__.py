@@ -1,0 +1,1 @@
+"""Code generators, one subpackage per backend (netspec.backends.torch, ...)."""

@@ -1,0 +1,1 @@
+"""Named by setuptools as netspec.passes: IR -> IR rewrites shared by backends."""
