@@ -148,6 +148,7 @@ class ChannelPad(NodeBase):
 class Seq(NodeBase):
     kind: Literal["seq"] = "seq"
     children: tuple["Node", ...] = ()
+    block: str | None = None  # the user block this sequence was expanded from, e.g. "bottleneck"
 
 
 class Concat(NodeBase):

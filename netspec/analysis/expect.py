@@ -1,0 +1,132 @@
+"""`expect` lines: check a spec's written figures against the analysis, and rewrite them (`--update`).
+
+`expect params N` is the trainable parameter count (torch's `sum(p.numel() for p in
+model.parameters())`, the figure papers and torchvision publish). A value with a K/M/G
+suffix matches when the figure, in that unit and rounded to the decimals written, reads the
+same: `expect macs 4.09G` matches 4,089,184,256. `expect output 1000` / `512x7x7` is the
+output shape without the batch dimension.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from ..diagnostics import Diagnostic
+from ..ir import Expect, Network
+from .core import Analysis
+from .notation import shape_str
+
+UNITS = {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+_SCALED = re.compile(r"^(\d+(?:\.(\d+))?)([KMGT])$", re.IGNORECASE)
+
+
+def actual(what: str, analysis: Analysis) -> int | str | None:
+    if what == "params":
+        return analysis.trainable_params
+    if what == "macs":
+        return analysis.macs
+    return shape_str(analysis.output_shape)
+
+
+def _number(written: str) -> str:
+    return written.replace(",", "").replace("_", "").strip()
+
+
+def matches(written: str, value: int | str) -> bool:
+    """Does the figure as written in the spec agree with the computed one?"""
+    if isinstance(value, str):  # a shape
+        return written.replace(" ", "").lower() == value.lower()
+    text = _number(written)
+    scaled = _SCALED.match(text)
+    if scaled:
+        return render_like(written, value) == f"{scaled.group(1)}{scaled.group(3).upper()}"
+    return text.isdigit() and int(text) == value
+
+
+def render_like(written: str, value: int | str) -> str:
+    """The figure written in the style of `written`: the same unit and decimals, or an exact integer."""
+    if isinstance(value, str):
+        return value
+    scaled = _SCALED.match(_number(written))
+    if not scaled:
+        return str(value)
+    decimals = len(scaled.group(2) or "")
+    unit = scaled.group(3).upper()
+    return f"{value / UNITS[unit]:.{decimals}f}{unit}"
+
+
+def check(network: Network, analysis: Analysis) -> list[Diagnostic]:
+    out = []
+    for exp in network.expects:
+        value = actual(exp.what, analysis)
+        if value is None:
+            out.append(Diagnostic(
+                f"`expect {exp.what}` needs a concrete input size; the input is {shape_str(network.input_shape)}",
+                exp.span, code="expect",
+                help="give the spec a concrete `input` (or run with --input), or remove this line"))
+        elif not matches(exp.value, value):
+            shown = f"{value:,}" if isinstance(value, int) else value
+            if isinstance(value, int) and _SCALED.match(_number(exp.value)):
+                shown = f"{render_like(exp.value, value)} ({value:,})"
+            out.append(Diagnostic(
+                f"expected {exp.what} {exp.value}, but the spec gives {shown}", exp.span, code="expect",
+                help="if the change is intended, `netspec lint --update` rewrites this line"))
+    return out
+
+
+_INPUT_LINE = re.compile(r"^[ \t]*input\b.*$", re.MULTILINE)
+
+
+def updated_text(text: str, network: Network, analysis: Analysis, add_missing: bool = True) -> str:
+    """`text` with every expect line rewritten to the current figures; the rest byte for byte the same.
+
+    Figures the spec does not expect yet are added after the `input` line when `add_missing`.
+    """
+    lines = text.splitlines(keepends=True)
+    for exp in network.expects:
+        value = actual(exp.what, analysis)
+        if value is None or exp.span is None or not 1 <= exp.span.line <= len(lines):
+            continue
+        line = lines[exp.span.line - 1]
+        pattern = re.compile(rf"(\bexpect[ \t]+{exp.what}[ \t]+)([^\s#]+)")
+        lines[exp.span.line - 1] = pattern.sub(lambda m: m.group(1) + render_like(m.group(2), value), line, 1)
+    text = "".join(lines)
+    if add_missing:
+        have = {e.what for e in network.expects}
+        new = [f"expect {what} {actual(what, analysis)}\n" for what in ("params", "macs", "output")
+               if what not in have and actual(what, analysis) is not None]
+        if new:
+            m = _INPUT_LINE.search(text)
+            at = len(text) if m is None else m.end()
+            if at < len(text) and text[at] == "\n":
+                at += 1
+            elif at == len(text) and text and not text.endswith("\n"):
+                new[0] = "\n" + new[0]
+            text = text[:at] + "".join(new) + text[at:]
+    return text
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Replace a file's contents all at once: a reader sees the old file or the new, never half of one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        try:
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        except OSError:
+            pass
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+__all__ = ["Expect", "actual", "check", "matches", "render_like", "updated_text", "write_atomic"]

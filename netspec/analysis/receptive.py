@@ -1,0 +1,92 @@
+"""Receptive field and effective stride, one layer at a time (the arithmetic of Araujo et al., Distill 2019).
+
+For a unit at a layer's output, `size` is how many input pixels (per axis) can influence it and
+`jump` is how far apart, in input pixels, two neighbouring units sit (the effective stride).
+A layer with kernel k, dilation d and stride s maps (size, jump) to
+(size + d*(k-1)*jump, jump*s). Where paths join (residual, concat, dense, add) the
+receptive field is the largest over the paths. Sizes are not clipped to the input: padding
+lets a unit's window reach past the border, and the figure is comparable across input sizes.
+
+A size of None means "the whole input": global pooling or a flatten over a map whose
+size is still symbolic. Squeeze-excitation gates and side outputs do not widen the
+field: a gate rescales channels with global context but moves no spatial information.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from ..ir import NodeBase
+
+Size = int | Fraction | None
+Jump = int | Fraction
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    size: tuple[Size, Size]
+    jump: tuple[Jump, Jump]
+
+
+INPUT = Field((1, 1), (1, 1))
+
+
+def widest(fields) -> Field:
+    """The receptive field where paths join: the largest over them, per axis."""
+    fields = list(fields)
+    size = tuple(None if any(f.size[a] is None for f in fields) else max(f.size[a] for f in fields)
+                 for a in (0, 1))
+    jump = tuple(max(f.jump[a] for f in fields) for a in (0, 1))
+    return Field(size, jump)
+
+
+def _window(f: Field, kernel, stride, dilation=(1, 1)) -> Field:
+    size = tuple(None if f.size[a] is None else f.size[a] + dilation[a] * (kernel[a] - 1) * f.jump[a]
+                 for a in (0, 1))
+    return Field(size, (f.jump[0] * stride[0], f.jump[1] * stride[1]))
+
+
+def _global(f: Field, spatial) -> Field:
+    """A layer that sees the whole map (flatten into fc, global pooling)."""
+    size = tuple(None if f.size[a] is None or type(spatial[a]) is not int
+                 else f.size[a] + (spatial[a] - 1) * f.jump[a] for a in (0, 1))
+    return Field(size, f.jump)
+
+
+def step(node: NodeBase, f: Field) -> Field:
+    """The field at a leaf layer's output given the field at its input."""
+    kind = node.kind
+    spatial = node.in_shape[1:] if len(node.in_shape) == 3 else None
+    if spatial is None:  # a vector: every unit already sees everything it ever will
+        return f
+    if kind == "conv":
+        return _window(f, node.kernel, node.stride, node.dilation)
+    if kind == "pool":
+        return _window(f, node.kernel, node.stride)
+    if kind in ("flatten", "linear"):
+        return _global(f, spatial)
+    if kind == "adaptive_pool":
+        if any(type(d) is not int for d in spatial) or node.output_size == (1, 1):
+            return _global(f, spatial)
+        # torch's bins start at floor(i*n/o) and end at ceil((i+1)*n/o): the widest bin is
+        # ceil(n/o), one more when the bins overlap (o does not divide n)
+        n, o = spatial, node.output_size
+        stride = tuple(max(n[a] // o[a], 1) for a in (0, 1))
+        kernel = tuple(-(-n[a] // o[a]) + (n[a] % o[a] != 0) for a in (0, 1))
+        return _window(f, kernel, stride)
+    if kind == "upsample":
+        return Field(f.size, (Fraction(f.jump[0], node.scale), Fraction(f.jump[1], node.scale)))
+    return f
+
+
+def fmt(value) -> str:
+    if value is None:
+        return "all"
+    return str(value) if isinstance(value, int) or value.denominator == 1 else f"{float(value):.3g}"
+
+
+def to_json(value):
+    if value is None or isinstance(value, int):
+        return value
+    return int(value) if value.denominator == 1 else float(value)

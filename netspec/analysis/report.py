@@ -1,0 +1,125 @@
+"""An Analysis as text: a table like Keras' model.summary() and torchinfo, Markdown, or JSON.
+
+Plain string formatting: printing a summary must not pay for importing a rendering library.
+"""
+
+from __future__ import annotations
+
+import json
+
+from . import receptive
+from .core import Analysis, Row
+from .counts import numel
+from .notation import shape_str
+
+MB = 10**6  # decimal megabytes, as torchinfo reports them
+
+
+def human(n: int | None, unit: str = "") -> str:
+    """25557032 -> '25.56 M'."""
+    if n is None:
+        return "?"
+    for scale, suffix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f} {suffix}{unit}"
+    return f"{n} {unit}".rstrip()
+
+
+def _int(n: int | None) -> str:
+    return "?" if n is None else f"{n:,}"
+
+
+def _mb(n: int | None) -> str:
+    return "?" if n is None else f"{n / MB:,.2f} MB"
+
+
+def _pair(a, b) -> str:
+    return receptive.fmt(a) if a == b else f"{receptive.fmt(a)}x{receptive.fmt(b)}"
+
+
+def _field(row_or_field) -> str:
+    f = row_or_field.field if isinstance(row_or_field, Row) else row_or_field
+    return f"{_pair(*f.size)}/{_pair(*f.jump)}"
+
+
+def _name(row: Row) -> str:
+    return row.path.rsplit(".", 1)[-1] if row.path else row.op
+
+
+def _visible(analysis: Analysis, depth: int | None) -> list[Row]:
+    if depth is None:
+        return list(analysis.rows)
+    return [r for r in analysis.rows if r.depth <= depth]
+
+
+def _cells(analysis: Analysis, depth: int | None) -> list[list[str]]:
+    out = []
+    for r in _visible(analysis, depth):
+        collapsed = r.leaf or (depth is not None and r.depth == depth)
+        name = "  " * (r.depth - 1) + _name(r)
+        figures = [_int(r.cost.params), human(r.cost.macs)] if collapsed else ["--", "--"]
+        out.append([name, r.op, shape_str(r.out_shape), *figures, _field(r)])
+    return out
+
+
+HEADER = ["Layer", "Op", "Output", "Params", "MACs", "RF/stride"]
+
+
+def _totals(a: Analysis) -> list[tuple[str, str]]:
+    rows = [
+        ("Input", f"{shape_str(a.input_shape)}  ->  output {shape_str(a.output_shape)}"),
+        ("Total params", f"{a.params:,} ({human(a.params)})"),
+        ("Trainable params", f"{a.trainable_params:,} ({human(a.trainable_params)})"),
+        ("Non-trainable params", f"{a.non_trainable_params:,}" +
+         (" (batch-norm running statistics)" if a.non_trainable_params else "")),
+        ("MACs", f"{human(a.macs)} ({_int(a.macs)} multiply-accumulates of conv and fc, one sample)"),
+        ("Other ops", f"{human(a.ops)} (bias, batch norm, activations, pooling, adds)"),
+        ("Input size", _mb(None if numel(a.input_shape) is None else numel(a.input_shape) * a.bytes_per_element)),
+        ("Activations", f"{_mb(a.activation_bytes)} ({human(a.activation_elements)} elements, {a.dtype}, "
+                        "forward, one sample)"),
+        ("Params size", _mb(a.param_bytes)),
+    ]
+    if a.head_field is not None:
+        rows.append(("Receptive field", f"{_field(a.head_field)} (size/stride) at the head, {a.head_path}"))
+    else:
+        rows.append(("Receptive field", f"{_field(a.output_field)} (size/stride) at the output"))
+    return rows
+
+
+def table(a: Analysis, depth: int | None = None) -> str:
+    cells = _cells(a, depth)
+    numeric = {3, 4}
+    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(HEADER)]
+
+    def line(values):
+        return "  ".join(v.rjust(w) if i in numeric else v.ljust(w)
+                         for i, (v, w) in enumerate(zip(values, widths))).rstrip()
+
+    rule = "=" * max(len(line(HEADER)), 60)
+    out = [f"Network: {a.network}", rule, line(HEADER), "-" * len(rule)]
+    out += [line(c) for c in cells]
+    out.append(rule)
+    label = max(len(k) for k, _ in _totals(a))
+    out += [f"{k + ':':<{label + 1}} {v}" for k, v in _totals(a)]
+    out.append(rule)
+    return "\n".join(out)
+
+
+def markdown(a: Analysis, depth: int | None = None) -> str:
+    cells = _cells(a, depth)
+    esc = lambda s: s.replace("|", "\\|")  # noqa: E731
+    out = [f"### {a.network}", "", "| " + " | ".join(HEADER) + " |",
+           "|" + "|".join("---:" if i in (3, 4) else "---" for i in range(len(HEADER))) + "|"]
+    for c in cells:
+        indent = "&nbsp;" * (2 * (len(c[0]) - len(c[0].lstrip())))
+        out.append("| " + " | ".join([indent + esc(c[0].lstrip()), *(esc(x) for x in c[1:])]) + " |")
+    out.append("")
+    out += [f"- **{k}**: {v}" for k, v in _totals(a)]
+    return "\n".join(out)
+
+
+def to_json(a: Analysis, depth: int | None = None) -> str:
+    return json.dumps(a.to_dict(depth), indent=2)
+
+
+RENDER = {"table": table, "markdown": markdown, "json": to_json}

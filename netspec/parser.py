@@ -1,0 +1,385 @@
+"""Text -> syntax tree (netspec.ast), with syntax errors a person can act on.
+
+Lark parses grammars/netspec.lark (LALR); `ToAst` has one method per grammar rule.
+Syntax errors become Diagnostics: located, with the source line and a caret, and what
+was expected in words rather than terminal names.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import ast
+from .diagnostics import Diagnostic, SpecError
+from .ir import Span
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    grammar = resources.files("netspec.grammars").joinpath("netspec.lark").read_text(encoding="utf-8")
+    # cache=True keeps the LALR tables in the temp folder: most of a cold start otherwise
+    return Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True,
+                maybe_placeholders=False, cache=True)
+
+
+def parse_tree(text: str, filename: str = "<string>") -> ast.SpecFile:
+    """Parse .net text into a SpecFile, or raise SpecError with a located syntax diagnostic."""
+    comments: list[ast.Comment] = []
+    _check_brackets(text, filename)
+    try:
+        tree = _lark().parse(text, on_error=None)
+    except UnexpectedInput as exc:
+        raise SpecError(_syntax_diagnostic(exc, text, filename), {filename: text}) from None
+    try:
+        statements = ToAst().transform(tree)
+    except VisitError as exc:  # a ValueError from a literal: report it where it stands
+        if isinstance(exc.orig_exc, SpecError):
+            raise exc.orig_exc from None
+        raise
+    for line_no, line in enumerate(text.splitlines(), 1):
+        if "#" in line:
+            col = _comment_column(line)
+            if col is not None:
+                comments.append(ast.Comment(line[col:].rstrip(), line_no, col + 1))
+    return ast.SpecFile(tuple(statements), tuple(comments), filename)
+
+
+def _comment_column(line: str) -> int | None:
+    """Where a `#` comment starts on a line, skipping `#` inside strings."""
+    in_string = False
+    escaped = False
+    for i, ch in enumerate(line):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch == "#":
+            return i
+    return None
+
+
+def _loc(meta) -> ast.Loc:
+    return ast.Loc(meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+def _tok_loc(tok: Token) -> ast.Loc:
+    return ast.Loc(tok.line, tok.column, tok.end_line, tok.end_column)
+
+
+def _shape_dims(text: str) -> tuple[int | str, ...]:
+    return tuple(int(d) if d.isdigit() else d for d in text.split("x"))
+
+
+def _unescape(token: str) -> str:
+    body = token[1:-1]
+    out, i = [], 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            nxt = body[i + 1]
+            out.append({"n": "\n", "t": "\t"}.get(nxt, nxt))
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+@v_args(meta=True)
+class ToAst(Transformer):
+    """One method per grammar rule (and alias), each building the matching ast node."""
+
+    def start(self, meta, items):
+        return items
+
+    # header statements
+    def network(self, meta, items):
+        params = items[1] if len(items) > 1 else ()
+        return ast.NetworkDecl(str(items[0]), params, _loc(meta))
+
+    def params(self, meta, items):
+        return tuple(items)
+
+    def param(self, meta, items):
+        return ast.Param(str(items[0]), items[1] if len(items) > 1 else None, _loc(meta))
+
+    def input(self, meta, items):
+        tok = items[0]
+        return ast.InputDecl(ast.ShapeLit(_shape_dims(str(tok)), _tok_loc(tok)), _loc(meta))
+
+    def meta(self, meta, items):
+        return ast.MetaDecl(str(items[0]), _unescape(str(items[1])), _loc(meta))
+
+    def import_(self, meta, items):
+        return ast.ImportDecl(_unescape(str(items[0])), _loc(meta))
+
+    def expect(self, meta, items):
+        return ast.ExpectDecl(str(items[0]), str(items[1]), _loc(meta))
+
+    def lint_off(self, meta, items):
+        return ast.LintOff(tuple(str(t) for t in items), _loc(meta))
+
+    def block_def(self, meta, items):
+        name, *rest = items
+        params = rest[0] if len(rest) == 2 else ()
+        return ast.BlockDef(str(name), params, rest[-1], _loc(meta))
+
+    # bodies
+    def body(self, meta, items):
+        return ast.Body(tuple(items), None if meta.empty else _loc(meta))
+
+    def default(self, meta, items):
+        return ast.Default(str(items[0]), tuple(items[1:]), _loc(meta))
+
+    def labelled(self, meta, items):
+        return ast.Labelled(str(items[0]), items[1], _loc(meta))
+
+    def layer(self, meta, items):
+        op = str(items[0])
+        dash = slash = args = None
+        for item in items[1:]:
+            kind, value = item
+            if kind == "dash":
+                dash = value
+            elif kind == "slash":
+                slash = value
+            else:
+                args = value
+        return ast.Layer(op, dash, slash, args, _loc(meta))
+
+    def dash(self, meta, items):
+        return ("dash", self._atom(items[0]))
+
+    def slash(self, meta, items):
+        return ("slash", self._atom(items[0]))
+
+    def braced(self, meta, items):
+        return items[0]
+
+    def args(self, meta, items):
+        return ("args", tuple(items))
+
+    def arg(self, meta, items):
+        if len(items) == 2:
+            return ast.Arg(str(items[0]), items[1], _loc(meta))
+        return ast.Arg(None, items[0], _loc(meta))
+
+    def seq_value(self, meta, items):
+        return items[0]
+
+    def repeat(self, meta, items):
+        body, _times, count = items
+        return ast.Repeat(body, self._atom(count), _loc(meta))
+
+    def group(self, meta, items):
+        return ast.Group(items[0], _loc(meta))
+
+    def concat(self, meta, items):
+        return ast.ConcatBlock(tuple(b for b in items if isinstance(b, ast.Body)), _loc(meta))
+
+    def residual(self, meta, items):
+        args = None
+        if items and isinstance(items[0], tuple) and items[0][0] == "args":
+            args = items[0][1]
+            items = items[1:]
+        return ast.ResidualBlock(args, items[0], items[1] if len(items) > 1 else None, _loc(meta))
+
+    def dense(self, meta, items):
+        args = items[0][1] if isinstance(items[0], tuple) else None
+        return ast.DenseBlock(args, tuple(b for b in items if isinstance(b, ast.Body)), _loc(meta))
+
+    def gate(self, meta, items):
+        return ast.GateBlock(items[0], _loc(meta))
+
+    def side(self, meta, items):
+        return ast.SideBlock(str(items[0]), items[1], _loc(meta))
+
+    def save(self, meta, items):
+        return ast.SaveRef(str(items[0])[1:], _loc(meta))
+
+    def merge(self, meta, items):
+        return ast.MergeRefs(str(items[0]), tuple(str(t)[1:] for t in items[1:]), _loc(meta))
+
+    # expressions
+    def _atom(self, item):
+        return self.int(None, [item]) if isinstance(item, Token) and item.type == "INT" else (
+            self.shape(None, [item]) if isinstance(item, Token) else item)
+
+    def _bin(self, op, meta, items):
+        return ast.BinOp(op, items[0], items[1], _loc(meta))
+
+    def add(self, meta, items):
+        return self._bin("+", meta, items)
+
+    def sub(self, meta, items):
+        return self._bin("-", meta, items)
+
+    def mul(self, meta, items):
+        return self._bin("*", meta, items)
+
+    def truediv(self, meta, items):
+        return self._bin("/", meta, items)
+
+    def floordiv(self, meta, items):
+        return self._bin("//", meta, items)
+
+    def mod(self, meta, items):
+        return self._bin("%", meta, items)
+
+    def pow(self, meta, items):
+        return self._bin("**", meta, items)
+
+    def neg(self, meta, items):
+        return ast.Neg(items[0], _loc(meta))
+
+    def int(self, meta, items):
+        tok = items[0]
+        return ast.Num(int(tok), str(tok), _tok_loc(tok))
+
+    def float(self, meta, items):
+        tok = items[0]
+        return ast.Num(float(tok), str(tok), _tok_loc(tok))
+
+    def shape(self, meta, items):
+        tok = items[0]
+        return ast.ShapeLit(_shape_dims(str(tok)), _tok_loc(tok))
+
+    def name(self, meta, items):
+        tok = items[0]
+        return ast.Name(str(tok), _tok_loc(tok))
+
+    def string(self, meta, items):
+        tok = items[0]
+        return ast.Str(_unescape(str(tok)), _tok_loc(tok))
+
+    def call(self, meta, items):
+        return ast.Call(str(items[0]), tuple(items[1:]), _loc(meta))
+
+
+# ---------------------------------------------------------------- syntax errors
+
+_WORDS = {
+    "NAME": "a name", "INT": "a whole number", "FLOAT": "a number", "SHAPE": "a shape such as 3x224x224",
+    "QUANTITY": "a figure such as 4.09G", "STRING": 'a quoted string such as "text"', "REF": "a reference such as @skip1",
+    "TIMES": "a repeat count such as x2", "LINT_ID": "a lint id such as bias-before-bn", "SOFTMAX": "soft-max",
+    "LBRACE": "`{`", "RBRACE": "`}`", "LSQB": "`[`", "RSQB": "`]`", "LPAR": "`(`", "RPAR": "`)`",
+    "COMMA": "`,`", "COLON": "`:`", "EQUAL": "`=`", "MINUS": "`-`", "SLASH": "`/`", "VBAR": "`|`",
+    "PLUS": "`+`", "STAR": "`*`", "PERCENT": "`%`", "$END": "the end of the file",
+}
+
+_STATEMENT_KEYWORDS = ("network", "input", "meta", "import", "expect", "lint", "block", "default")
+
+
+def _describe_expected(expected: set[str]) -> str:
+    words = []
+    for name in sorted(expected):
+        if name.startswith("__ANON") or name in ("WS", "COMMENT"):
+            continue
+        word = _WORDS.get(name)
+        if word is None:
+            word = f"`{name.lower()}`" if name.isupper() else f"`{name}`"
+        if word not in words:
+            words.append(word)
+    if not words:
+        return "something else"
+    if len(words) > 6:
+        words = words[:6] + ["..."]
+    return ", ".join(words[:-1]) + (" or " if len(words) > 1 else "") + words[-1]
+
+
+def _span(filename: str, line: int, column: int, width: int = 1) -> Span:
+    return Span(file=filename, line=line, column=column, end_line=line, end_column=column + max(width, 1))
+
+
+def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Diagnostic:
+    if isinstance(exc, UnexpectedCharacters):
+        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        shown = repr(ch)[1:-1] if not ch.isprintable() or ch == "" else ch
+        help_ = None
+        if ch == ";":
+            help_ = "statements are separated by spaces or new lines; remove the `;`"
+        elif ch in "'":
+            help_ = 'strings use double quotes: "text"'
+        return Diagnostic(f"unexpected character `{shown}`", _span(filename, exc.line, exc.column),
+                          code="syntax", help=help_,
+                          notes=(f"expected {_describe_expected(set(exc.allowed or ()))}",) if exc.allowed else ())
+    if isinstance(exc, UnexpectedEOF):
+        lines = text.splitlines() or [""]
+        return Diagnostic("the file ends in the middle of a statement",
+                          _span(filename, len(lines), len(lines[-1]) + 1), code="syntax",
+                          notes=(f"expected {_describe_expected(set(exc.expected))}",))
+    assert isinstance(exc, UnexpectedToken)
+    tok = exc.token
+    expected = set(exc.accepts or exc.expected)
+    if tok.type == "$END":
+        lines = text.splitlines() or [""]
+        return Diagnostic(f"the file ends too early: expected {_describe_expected(expected)}",
+                          _span(filename, len(lines), len(lines[-1]) + 1), code="syntax")
+    value = str(tok)
+    span = _span(filename, tok.line, tok.column, len(value))
+    help_ = None
+    if value == "-" and "INT" not in expected:
+        help_ = "a `-` joins a layer to its size with no spaces, as in conv3-64 or fc-4096"
+    elif value in _STATEMENT_KEYWORDS:
+        help_ = f"`{value}` starts a statement; it cannot be used as a name here"
+    elif tok.type == "INT" and "TIMES" in expected:
+        help_ = "a repeat is written right after the bracket: [conv3-64]x2"
+    elif "RPAR" in expected and tok.type == "NAME":
+        help_ = "separate arguments with commas: conv3-64(stride=2, bias=false)"
+    return Diagnostic(f"unexpected `{value[:40]}`: expected {_describe_expected(expected)}", span,
+                      code="syntax", help=help_)
+
+
+_PAIRS = {"(": ")", "[": "]", "{": "}"}
+
+
+def _check_brackets(text: str, filename: str) -> None:
+    """Report an unclosed or stray bracket where it was opened, not where the parser gave up."""
+    stack: list[tuple[str, int, int]] = []
+    line, col = 1, 0
+    in_string = in_comment = escaped = False
+    for ch in text:
+        col += 1
+        if ch == "\n":
+            line, col = line + 1, 0
+            in_comment = False
+            in_string = False
+            continue
+        if in_comment:
+            continue
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+            continue
+        if ch == "#":
+            in_comment = True
+        elif ch == '"':
+            in_string = True
+        elif ch in _PAIRS:
+            stack.append((ch, line, col))
+        elif ch in ")]}":
+            if not stack or _PAIRS[stack[-1][0]] != ch:
+                opened = f" (the open `{stack[-1][0]}` at line {stack[-1][1]} needs `{_PAIRS[stack[-1][0]]}`)" if stack else ""
+                raise SpecError(Diagnostic(f"`{ch}` closes nothing{opened}", _span(filename, line, col),
+                                           code="syntax", help="remove it, or add the matching opening bracket"),
+                                {filename: text})
+            stack.pop()
+    if stack:
+        ch, l, c = stack[-1]
+        raise SpecError(Diagnostic(f"unclosed `{ch}`: no matching `{_PAIRS[ch]}` before the end of the file",
+                                   _span(filename, l, c), code="syntax",
+                                   help=f"add `{_PAIRS[ch]}` where the {'group' if ch != '(' else 'argument list'} ends"),
+                        {filename: text})
