@@ -39,3 +39,16 @@ class FusedConcat(ir.Concat):
 
 class BufferedDense(ir.Dense):
     """A dense block written into one preallocated output instead of re-concatenating per layer."""
+
+
+def walk(node: ir.NodeBase):
+    """ir.walk, plus the stems of fused concats (which ir.children does not know about)."""
+    for n in ir.walk(node):
+        yield n
+        if isinstance(n, FusedConcat):
+            yield from walk(n.stem)
+
+
+def layers(node: ir.NodeBase):
+    """The leaf layers under `node`, fused stems included."""
+    return (n for n in walk(node) if n.kind in ir.LAYER_KINDS)

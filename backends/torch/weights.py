@@ -1,0 +1,205 @@
+"""Weights in and out: foreign state_dicts matched by structure, netspec's own files by spec hash.
+
+A foreign state_dict (torchvision, timm, a hand-written module) names its tensors its
+own way, so names are not compared. Tensors are grouped by the module that owns them
+(`features.0.weight` and `features.0.bias` belong to `features.0`), and the groups are
+matched in definition order by their signature: the tensor names inside the module and
+their shapes. When both sides list the same modules in the same order this is a zip;
+otherwise the longest common subsequence is matched first, and what is left over is
+matched in order by signature (torchvision's GoogLeNet defines its auxiliary heads after
+the last inception block, where the spec places them beside the blocks they read).
+Anything still unmatched is reported by name and shape.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+OPTIONAL = ("num_batches_tracked",)  # BN step counters: absent from many checkpoints, never shape-checked
+HASH_KEY = "netspec.spec_hash"
+NAME_KEY = "netspec.network"
+
+
+class WeightsError(Exception):
+    """Weights that cannot go into this model; the message says why in plain words."""
+
+
+@dataclass
+class Group:
+    module: str
+    tensors: dict[str, torch.Tensor]
+
+    @property
+    def signature(self) -> tuple:
+        return tuple((k, tuple(v.shape)) for k, v in self.tensors.items() if k not in OPTIONAL)
+
+    def describe(self) -> str:
+        return f"{self.module or '<root>'} (" + ", ".join(f"{k} {list(s)}" for k, s in self.signature) + ")"
+
+
+@dataclass
+class LoadReport:
+    matched: list[tuple[str, str]] = field(default_factory=list)  # (our module, their module)
+    moved: list[tuple[str, str]] = field(default_factory=list)  # matched, but out of definition order
+    missing: list[str] = field(default_factory=list)  # our modules that got no weights
+    unexpected: list[str] = field(default_factory=list)  # their modules left unused
+    tensors: int = 0
+    source: str = "state_dict"
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.unexpected
+
+    def __str__(self) -> str:
+        lines = [f"loaded {self.tensors} tensors into {len(self.matched)} modules from {self.source}"]
+        if self.moved:
+            lines.append(f"{len(self.moved)} modules matched out of definition order, e.g. "
+                         + ", ".join(f"{a} <- {b}" for a, b in self.moved[:3]))
+        if self.missing:
+            lines.append(f"{len(self.missing)} of this model's modules found nothing of the same shape:")
+            lines += [f"  ours:   {m}" for m in self.missing[:10]]
+        if self.unexpected:
+            lines.append(f"{len(self.unexpected)} modules in the weights were left unused:")
+            lines += [f"  theirs: {m}" for m in self.unexpected[:10]]
+        return "\n".join(lines)
+
+
+def groups(state: Mapping[str, torch.Tensor]) -> list[Group]:
+    out: dict[str, Group] = {}
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            continue
+        module, _, name = key.rpartition(".")
+        out.setdefault(module, Group(module, {})).tensors[name] = value
+    return list(out.values())
+
+
+def lcs_pairs(a: list[tuple], b: list[tuple]) -> list[tuple[int, int]]:
+    """Index pairs of a longest common subsequence of two signature lists."""
+    n, m = len(a), len(b)
+    table = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        row, below = table[i], table[i + 1]
+        for j in range(m - 1, -1, -1):
+            row[j] = below[j + 1] + 1 if a[i] == b[j] else max(below[j], row[j + 1])
+    pairs, i, j = [], 0, 0
+    while i < n and j < m:
+        if a[i] == b[j]:
+            pairs.append((i, j))
+            i, j = i + 1, j + 1
+        elif table[i + 1][j] >= table[i][j + 1]:
+            i += 1
+        else:
+            j += 1
+    return pairs
+
+
+def match(ours: list[Group], theirs: list[Group]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """(in-order pairs, out-of-order pairs) of group indices."""
+    a = [g.signature for g in ours]
+    b = [g.signature for g in theirs]
+    if a == b:
+        return [(i, i) for i in range(len(a))], []
+    pairs = lcs_pairs(a, b)
+    used_a = {i for i, _ in pairs}
+    used_b = {j for _, j in pairs}
+    rest_b = [j for j in range(len(b)) if j not in used_b]
+    moved = []
+    for i in range(len(a)):
+        if i in used_a:
+            continue
+        for k, j in enumerate(rest_b):
+            if b[j] == a[i]:
+                moved.append((i, j))
+                del rest_b[k]
+                break
+    return pairs, moved
+
+
+def read_state(source: Any) -> tuple[dict[str, torch.Tensor], dict[str, str], str]:
+    """(state_dict, metadata, description) from a state_dict, a module, or a file."""
+    if isinstance(source, nn.Module):
+        return source.state_dict(), {}, type(source).__name__
+    if isinstance(source, Mapping):
+        return dict(source), {}, "state_dict"
+    path = Path(source)
+    if not path.is_file():
+        raise WeightsError(f"no such weights file: {path}")
+    if path.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}
+        return state, meta, str(path)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle errors come in many types; the user needs the file and the reason
+        raise WeightsError(f"cannot read {path} as a torch checkpoint with weights_only=True: {exc}") from None
+    for key in ("state_dict", "model", "model_state_dict"):
+        if isinstance(obj, Mapping) and isinstance(obj.get(key), Mapping):
+            obj = obj[key]
+    if not isinstance(obj, Mapping):
+        raise WeightsError(f"{path} holds a {type(obj).__name__}, not a state_dict")
+    return dict(obj), {}, str(path)
+
+
+def load_weights(model: nn.Module, state_dict_or_path: Any, strict: bool = True) -> LoadReport:
+    """Copy weights into `model`; raises WeightsError (strict) or reports what did not line up."""
+    state, meta, source = read_state(state_dict_or_path)
+    network = getattr(model, "network", None)
+    ours_hash = getattr(network, "spec_hash", "") or ""
+    theirs_hash = meta.get(HASH_KEY, "")
+    if ours_hash and theirs_hash and ours_hash != theirs_hash:
+        raise WeightsError(
+            f"{source} was saved from network {meta.get(NAME_KEY, '?')!r} (spec hash {theirs_hash[:12]}), "
+            f"but this model is {network.name!r} (spec hash {ours_hash[:12]}): a different architecture. "
+            "Build the spec the weights were saved from, or import them with a state_dict to match by structure.")
+    own = model.state_dict()
+    report = LoadReport(source=source)
+    ours, theirs = groups(own), groups(state)
+    pairs, moved = match(ours, theirs)
+    with torch.no_grad():
+        for i, j in pairs + moved:
+            for name, tensor in ours[i].tensors.items():
+                if name in theirs[j].tensors:
+                    tensor.copy_(theirs[j].tensors[name])
+                    report.tensors += 1
+            report.matched.append((ours[i].module, theirs[j].module))
+    report.moved = [(ours[i].module, theirs[j].module) for i, j in moved]
+    used_a = {i for i, _ in pairs + moved}
+    used_b = {j for _, j in pairs + moved}
+    report.missing = [g.describe() for i, g in enumerate(ours) if i not in used_a]
+    report.unexpected = [g.describe() for j, g in enumerate(theirs) if j not in used_b]
+    if strict and not report.ok:
+        raise WeightsError(f"the weights do not fit {getattr(network, 'name', type(model).__name__)}:\n{report}")
+    return report
+
+
+def save_weights(model: nn.Module, path: str | os.PathLike) -> Path:
+    """netspec's own format: safetensors, with the spec hash so loading checks the architecture."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    network = getattr(model, "network", None)
+    meta = {"format": "pt"}
+    if network is not None:
+        meta[HASH_KEY] = network.spec_hash
+        meta[NAME_KEY] = network.name
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        save_file(state, tmp, metadata=meta)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
