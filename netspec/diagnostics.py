@@ -90,7 +90,7 @@ def _caret(span: Span, sources: dict[str, str] | None, indent: str = "  ") -> li
     width = span.end_column - span.column if span.end_line == span.line else len(text) - col
     width = max(1, min(width, 60))
     start = max(0, col - _MAX_SHOWN // 2)
-    shown = text[start:start + _MAX_SHOWN].expandtabs(1)
+    shown = "".join(ch if ch.isprintable() else "?" for ch in text[start:start + _MAX_SHOWN].expandtabs(1))
     prefix = "..." if start else ""
     gutter = f"{span.line} | "
     return [f"{indent}{gutter}{prefix}{shown}",

@@ -239,6 +239,14 @@ class Elaborator:
     # ------------------------------------------------------------ bodies and elements
 
     def body(self, items, shape: Shape, scope: Scope) -> tuple[list, Shape]:
+        # `in`: the channels entering the enclosing block, group, branch or repeat
+        outer_env, scope.env = scope.env, {**scope.env, "in": shape[0]}
+        try:
+            return self._body(items, shape, scope)
+        finally:
+            scope.env = outer_env
+
+    def _body(self, items, shape: Shape, scope: Scope) -> tuple[list, Shape]:
         nodes: list = []
         defaults_copied = False
         items = list(items)
@@ -944,6 +952,25 @@ def architecture_hash(body: ir.Seq) -> str:
     for node in ir.walk(body):
         h.update(repr(sorted(node.model_dump(exclude=skip).items())).encode())
     return h.hexdigest()
+
+
+def is_library(tree: ast.SpecFile) -> bool:
+    """A file of blocks (and imports) only: it is imported, not elaborated as a network."""
+    return bool(tree.statements) and all(isinstance(s, (ast.BlockDef, ast.ImportDecl)) for s in tree.statements)
+
+
+def check_library(tree: ast.SpecFile, *, filename: str, source: str) -> None:
+    """Resolve a block library's imports and definitions, reporting what is wrong in them."""
+    elab = Elaborator(filename, source)
+    try:
+        for st in tree.statements:
+            if isinstance(st, ast.ImportDecl):
+                elab.import_file(st, filename)
+            else:
+                elab.define_block(st, filename)
+    except SpecError as exc:
+        exc.sources = {**elab.sources, **exc.sources}
+        raise
 
 
 def elaborate(tree: ast.SpecFile, *, filename: str, source: str, params: Mapping[str, Any], input) -> ir.Network:

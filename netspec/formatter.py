@@ -122,7 +122,8 @@ class _Printer:
             return f"{item.mode}({', '.join('@' + r for r in item.refs)})"
         head, bodies = self.composite(item)
         inner = " | ".join(self.inline_body(b) for b in bodies)
-        return f"{head} {{ {inner} }}" if inner else f"{head} {{ }}"
+        opening = f"{head} {{" if head else "{"
+        return f"{opening} {inner} }}" if inner else f"{opening} }}"
 
     def composite(self, item) -> tuple[str, tuple[ast.Body, ...]]:
         if isinstance(item, ast.Group):
@@ -251,7 +252,6 @@ def _with_trivia(lines: list[_Line], comments, source: str) -> str:
     """Put comments and single blank lines back where they stood relative to the code."""
     src_lines = source.splitlines()
     blank = {n for n, t in enumerate(src_lines, 1) if not t.strip()}
-    code_lines = {n for line in lines for n in (line.src_start,)}
     trailing: dict[int, list[str]] = {}
     standalone: list[tuple[int, str]] = []
     for c in comments:
@@ -270,7 +270,7 @@ def _with_trivia(lines: list[_Line], comments, source: str) -> str:
             del trailing[src]
     standalone.sort()
     trivia = sorted([(n, 0, "") for n in blank] + [(n, 1, t) for n, t in standalone])
-    out: list[str] = []
+    out: list[list] = []  # [code, trailing comment or None]
     k = 0
 
     def put_trivia(upto: int, indent: int) -> None:
@@ -279,26 +279,43 @@ def _with_trivia(lines: list[_Line], comments, source: str) -> str:
             _, kind, text = trivia[k]
             k += 1
             if kind == 0:
-                if out and out[-1] != "" and not out[-1].rstrip().endswith("{"):
-                    out.append("")
+                if out and out[-1][0] != "" and not out[-1][0].rstrip().endswith("{"):
+                    out.append(["", None])
             else:
-                out.append(INDENT * indent + text)
+                out.append([INDENT * indent + text, None])
 
     for idx, line in enumerate(lines):
         put_trivia(line.src_start, line.indent)
-        if line.text == "}" and out and out[-1] == "":
+        if line.text == "}" and out and out[-1][0] == "":
             out.pop()
-        text = INDENT * line.indent + line.text
+        comment = None
         if owner.get(line.src_end) == idx and line.src_end in trailing:
-            text += "  " + "  ".join(trailing[line.src_end])
-        out.append(text)
+            comment = "  ".join(trailing[line.src_end])
+        out.append([INDENT * line.indent + line.text, comment])
     put_trivia(10 ** 12, 0)
-    while out and out[-1] == "":
+    while out and out[-1][0] == "":
         out.pop()
-    while out and out[0] == "":
+    while out and out[0][0] == "":
         out.pop(0)
-    del code_lines
-    return "\n".join(out) + "\n"
+    return "\n".join(_align_comments(out)) + "\n"
+
+
+def _align_comments(out: list[list]) -> list[str]:
+    """Trailing comments on consecutive lines start in one column, as gofmt aligns them."""
+    text = []
+    i = 0
+    while i < len(out):
+        j = i
+        while j < len(out) and out[j][1] is not None:
+            j += 1
+        if j == i:
+            text.append(out[i][0])
+            i += 1
+            continue
+        column = max(len(code) for code, _ in out[i:j]) + 2
+        text.extend(code.ljust(column) + comment for code, comment in out[i:j])
+        i = j
+    return text
 
 
 # ---------------------------------------------------------------- an IR written out flat

@@ -39,6 +39,18 @@ def format(spec: Network | str) -> str:
     return format_network(spec) if isinstance(spec, Network) else format_text(spec)
 
 
+def check(text: str, filename: str = "<string>") -> None:
+    """Everything `parse` checks; a file of blocks only is checked as a library."""
+    from .elaborate import check_library, elaborate, is_library
+    from .parser import parse_tree
+
+    tree = parse_tree(text, filename)
+    if is_library(tree):
+        check_library(tree, filename=filename, source=text)
+    else:
+        elaborate(tree, filename=filename, source=text, params={}, input=None)
+
+
 def zoo_dir() -> Path:
     """The folder of the bundled zoo specs (specs/ in a checkout, netspec/specs when installed)."""
     from . import specs
@@ -78,4 +90,4 @@ def read_spec_text(path: Path) -> str:
         raise error(f"{path} is not UTF-8 text (bad byte at offset {exc.start})", where, code="io") from None
 
 
-__all__ = ["SpecError", "format", "load", "parse", "resolve_spec_path", "read_spec_text", "zoo_dir"]
+__all__ = ["SpecError", "check", "format", "load", "parse", "resolve_spec_path", "read_spec_text", "zoo_dir"]

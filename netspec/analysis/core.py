@@ -146,7 +146,12 @@ class _Walk:
             if len(node.children) == 1:  # a one-layer block adds no level to the table
                 return self.node(node.children[0], depth, f, main)
             return self._block(node, depth, f, main, self._seq, node)
-        if node.kind in ("residual", "concat", "dense", "gate", "side"):
+        if node.kind == "side":
+            # an auxiliary head holds weights (they are in the state_dict) but does not run at
+            # inference, which is what torchvision's published GFLOPS measure (inception_v3: 5.71)
+            cost, out = self._block(node, depth, f, main, self._side, node)
+            return Cost(params=cost.params, buffers=cost.buffers), out
+        if node.kind in ("residual", "concat", "dense", "gate"):
             return self._block(node, depth, f, main, getattr(self, "_" + node.kind), node)
         cost = leaf_cost(node)
         out = receptive.step(node, f)
@@ -155,7 +160,9 @@ class _Walk:
         elif node.kind == "merge":
             out = receptive.widest([f, *(self.saved.get(r, f) for r in node.refs)])
         if main and self.head is None and _collapses(node):
-            self.head = (f, node.path)
+            # a conv or pool that shrinks the map to 1x1 is still a layer of windows: the head reads
+            # its units; a flatten, fc or global pool reads the units of the map it is given
+            self.head = (out if node.kind in ("conv", "pool") else f, node.path)
         self.rows.append(Row(node.path, describe(node), node.kind, depth, True, node.in_shape,
                              node.out_shape, cost, out, main, node))
         return cost, out

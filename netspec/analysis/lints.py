@@ -43,9 +43,15 @@ def run_lints(network: Network, analysis: Analysis, disable: Iterable[str] = ())
     off = set(disable) | set(network.lint_off)
     out = [Diagnostic(f"`lint off {name}`: no lint has this id", None, level="warning", code="unknown-lint",
                       help=_suggest(name)) for name in network.lint_off if name not in LINTS]
+    seen = set()
     for item in LINTS.values():
-        if item.id not in off:
-            out.extend(item.check(network, analysis))
+        if item.id in off:
+            continue
+        for d in item.check(network, analysis):
+            key = (d.code, d.span, d.message)  # a block called twice repeats its warnings: say it once
+            if key not in seen:
+                seen.add(key)
+                out.append(d)
     return out
 
 
@@ -142,20 +148,24 @@ def bias_before_bn(network, analysis):
 
 @lint("dropout-before-bn", "dropout feeding batch norm in the same block (variance shift)")
 def dropout_before_bn(network, analysis):
-    pending = None
-    for row in analysis.leaves():
-        if row.kind == "dropout":
-            pending = row.node
-        elif row.kind == "batchnorm" and pending is not None:
-            bn = row.node
-            yield warn("dropout-before-bn",
-                       f"`{describe(pending)}` feeds a batch norm: at test time dropout stops scaling the "
-                       f"activations and the statistics batch norm learned no longer fit (variance shift)",
-                       pending, labels=[Label(bn.span, "this batch norm")] if bn.span else [],
-                       notes=["Li et al., 'Understanding the Disharmony between Dropout and Batch "
-                              "Normalization by Variance Shift', CVPR 2019"],
-                       help="move the dropout after the last batch norm (before the classifier), or drop it")
-            pending = None
+    # the main path and each side output's body are separate flows: an auxiliary head's
+    # dropout never reaches the main path's batch norms
+    flows = [[r.node for r in analysis.leaves() if r.main]]
+    flows += [[n for n in walk(r.node.body) if n.kind in LAYER_KINDS] for r in analysis.rows if r.kind == "side"]
+    for flow in flows:
+        pending = None
+        for node in flow:
+            if node.kind == "dropout":
+                pending = node
+            elif node.kind == "batchnorm" and pending is not None:
+                yield warn("dropout-before-bn",
+                           f"`{describe(pending)}` feeds a batch norm: at test time dropout stops scaling the "
+                           f"activations and the statistics batch norm learned no longer fit (variance shift)",
+                           pending, labels=[Label(node.span, "this batch norm")] if node.span else [],
+                           notes=["Li et al., 'Understanding the Disharmony between Dropout and Batch "
+                                  "Normalization by Variance Shift', CVPR 2019"],
+                           help="move the dropout after the last batch norm (before the classifier), or drop it")
+                pending = None
 
 
 _EARLY = 8  # "early": before the effective stride reaches 8 (the stem and the first stage)
@@ -276,8 +286,11 @@ def missing_activation(network, analysis):
         last = None
         for node in run:
             if node.kind in ("conv", "linear"):
-                depthwise = last is not None and last.kind == "conv" and last.groups == last.in_channels > 1
-                if last is not None and not depthwise:
+                # deliberate linear pairs: a depthwise conv and its pointwise conv (a separable conv),
+                # and a channel-narrowing projection (MobileNetV2's linear bottleneck)
+                deliberate = last is not None and last.kind == "conv" and (
+                    last.groups == last.in_channels > 1 or last.out_channels < last.in_channels)
+                if last is not None and not deliberate:
                     yield warn("missing-activation",
                                f"`{describe(last)}` feeds `{describe(node)}` with no activation or pooling "
                                "between them: together they are one linear layer", node,

@@ -1,0 +1,48 @@
+"""`netspec fmt`: rewrite specs in the canonical layout, or check that they are (--check)."""
+
+from __future__ import annotations
+
+import difflib
+import sys
+
+from ..diagnostics import EXIT_OK, EXIT_SPEC_ERROR, SpecError
+from .common import spec_files, write_atomic
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("fmt", help="format .net files in the canonical layout",
+                       description="Rewrite .net files in the canonical layout. Comments, blank lines and "
+                                   "the grouping of layers on lines are kept.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help=".net files or folders")
+    p.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is not formatted")
+    p.add_argument("--diff", action="store_true", help="print what would change, change nothing")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..formatter import format_text
+    from ..frontend import check, read_spec_text
+
+    status = EXIT_OK
+    for path in spec_files(args.paths):
+        try:
+            text = read_spec_text(path)
+            check(text, str(path))  # a spec that does not elaborate is not formatted
+            formatted = format_text(text, str(path))
+        except SpecError as err:
+            print(err.render(), file=sys.stderr)
+            status = EXIT_SPEC_ERROR
+            continue
+        if formatted == text:
+            continue
+        if args.check or args.diff:
+            if args.diff:
+                sys.stdout.writelines(difflib.unified_diff(text.splitlines(True), formatted.splitlines(True),
+                                                           str(path), f"{path} (formatted)"))
+            else:
+                print(f"would reformat {path}", file=sys.stderr)
+            status = EXIT_SPEC_ERROR
+        else:
+            write_atomic(path, formatted)
+            print(f"reformatted {path}", file=sys.stderr)
+    return status

@@ -1,0 +1,202 @@
+"""`netspec lint PATH...`: parse and shape-check specs, verify their `expect` lines, run the design lints.
+
+Exit status: 0 when every spec is clean, 1 on any error (or any warning with --strict),
+2 on a usage error. `--update` rewrites `expect` lines to the current figures, a snapshot
+workflow: a change in a model shows up as a diff of its spec in review.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+FORMATS = ("text", "json", "github")
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "lint", help="check specs: parse, shapes, expect lines, design lints",
+        description="Check .net files and folders of them: parse, shape-check, every `expect` line, and "
+                    "the design lints. Exit 0 when clean, 1 on errors (or warnings with --strict), 2 on "
+                    "a usage error.")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="spec files, or folders searched for *.net")
+    p.add_argument("--format", choices=FORMATS, default="text",
+                   help="text (default), json, or github (workflow annotations)")
+    p.add_argument("--strict", action="store_true", help="fail (exit 1) on warnings too")
+    p.add_argument("--update", action="store_true",
+                   help="rewrite each spec's expect lines to the current figures (adds missing ones)")
+    p.add_argument("--disable", action="append", default=[], metavar="ID",
+                   help="switch a design lint off (repeatable, or comma-separated)")
+    p.add_argument("--list", action="store_true", help="list the design lints and exit")
+    p.set_defaults(run=run)
+
+
+@dataclass
+class Result:
+    path: str
+    diagnostics: list = field(default_factory=list)
+    sources: dict = field(default_factory=dict)
+    updated: bool = False
+
+
+def _usage(message: str) -> int:
+    from ..diagnostics import EXIT_USAGE
+
+    print(f"netspec lint: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _collect(paths: list[str]) -> list[Path] | str:
+    from ..frontend import resolve_spec_path
+
+    files: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*.net") if not any(part.startswith(".") for part in f.parts))
+            if not found:
+                return f"no .net files under {raw}"
+            files += found
+        else:
+            resolved = resolve_spec_path(raw)
+            if not resolved.exists():
+                return f"no such file or folder: {raw}"
+            files.append(resolved)
+    return files
+
+
+def check_file(path: Path, disable: set[str], update: bool) -> Result:
+    """Every diagnostic for one spec file; with `update`, its expect lines rewritten first."""
+    from ..analysis import analyze
+    from ..analysis.expect import check, updated_text, write_atomic
+    from ..analysis.lints import run_lints
+    from ..diagnostics import SpecError
+    from ..frontend import parse, read_spec_text
+
+    result = Result(str(path))
+    try:
+        text = read_spec_text(path)
+        result.sources[str(path)] = text
+        network = parse(text, str(path))
+    except SpecError as err:
+        if not _is_library(err, text if str(path) in result.sources else None, path):
+            result.diagnostics += err.diagnostics
+            result.sources.update(err.sources)
+        return result
+    analysis = analyze(network)
+    if update:
+        new = updated_text(text, network, analysis)
+        if new != text:
+            write_atomic(path, new)
+            result.updated = True
+            result.sources[str(path)] = new
+            network = parse(new, str(path))  # spans of the rewritten file, for the lints below
+    result.diagnostics += check(network, analysis)
+    for d in run_lints(network, analysis, disable):
+        if d.span is not None and d.span.file != str(path):  # a layer written in an imported block
+            d = replace(d, notes=d.notes + (f"in network `{network.name}` ({path})",))
+        result.diagnostics.append(d)
+    return result
+
+
+def _is_library(err, text: str | None, path: Path) -> bool:
+    """A file of blocks for others to import (specs/lib/): it parses, and has no network to check."""
+    if text is None or not any(d.code == "missing-input" for d in err.diagnostics):
+        return False
+    from .. import ast
+    from ..diagnostics import SpecError
+    from ..parser import parse_tree
+
+    try:
+        tree = parse_tree(text, str(path))
+    except SpecError:
+        return False
+    return all(isinstance(st, (ast.BlockDef, ast.ImportDecl, ast.MetaDecl)) for st in tree.statements)
+
+
+def run(args) -> int:
+    from ..analysis.lints import LINTS
+    from ..diagnostics import EXIT_OK, EXIT_SPEC_ERROR, did_you_mean
+
+    if args.list:
+        width = max(len(k) for k in LINTS)
+        for lint in LINTS.values():
+            print(f"{lint.id:<{width}}  {lint.summary}")
+        return EXIT_OK
+    if not args.paths:
+        return _usage("give at least one spec file or folder (e.g. `netspec lint specs/`)")
+    disable = {d.strip() for item in args.disable for d in item.split(",") if d.strip()}
+    for name in sorted(disable - set(LINTS)):
+        hint = did_you_mean(name, LINTS) or f"known ids: {', '.join(LINTS)}"
+        return _usage(f"--disable {name}: no lint has this id; {hint}")
+    files = _collect(args.paths)
+    if isinstance(files, str):
+        return _usage(files)
+
+    results = [check_file(f, disable, args.update) for f in files]
+    errors = sum(d.level == "error" for r in results for d in r.diagnostics)
+    warnings = sum(d.level == "warning" for r in results for d in r.diagnostics)
+    print(_RENDER[args.format](results, errors, warnings))
+    failed = errors > 0 or (args.strict and warnings > 0)
+    return EXIT_SPEC_ERROR if failed else EXIT_OK
+
+
+def _text(results, errors, warnings) -> str:
+    out = []
+    for r in results:
+        if r.updated:
+            out.append(f"{r.path}: updated expect lines")
+        out += [d.render(r.sources) for d in r.diagnostics]
+    n = len(results)
+    out.append(f"{n} spec{'s' if n != 1 else ''} checked: {errors} error{'s' if errors != 1 else ''}, "
+               f"{warnings} warning{'s' if warnings != 1 else ''}")
+    return "\n".join(out)
+
+
+def _where(d, path: str) -> dict:
+    s = d.span
+    if s is None:
+        return {"file": path, "line": None, "column": None, "end_line": None, "end_column": None}
+    return {"file": s.file, "line": s.line, "column": s.column, "end_line": s.end_line, "end_column": s.end_column}
+
+
+def _json(results, errors, warnings) -> str:
+    import json
+
+    files = [{
+        "path": r.path,
+        "updated": r.updated,
+        "diagnostics": [{"level": d.level, "code": d.code, "message": d.message, **_where(d, r.path),
+                         "help": d.help, "notes": list(d.notes)} for d in r.diagnostics],
+    } for r in results]
+    return json.dumps({"files": files, "errors": errors, "warnings": warnings}, indent=2)
+
+
+def _escape_data(s: str) -> str:
+    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(s: str) -> str:
+    return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
+
+
+def _github(results, errors, warnings) -> str:
+    """GitHub Actions workflow commands: each diagnostic becomes an annotation on the spec's line."""
+    out = []
+    for r in results:
+        for d in r.diagnostics:
+            w = _where(d, r.path)
+            props = [f"file={_escape_property(w['file'])}"]
+            if w["line"] is not None:
+                props += [f"line={w['line']}", f"col={w['column']}"]
+                if w["end_line"] == w["line"]:
+                    props.append(f"endColumn={w['end_column']}")
+            props.append(f"title={_escape_property('netspec ' + d.code)}")
+            message = d.message + (f"\nhelp: {d.help}" if d.help else "")
+            out.append(f"::{d.level} {','.join(props)}::{_escape_data(message)}")
+    out.append(f"netspec lint: {len(results)} specs, {errors} errors, {warnings} warnings")
+    return "\n".join(out)
+
+
+_RENDER = {"text": _text, "json": _json, "github": _github}

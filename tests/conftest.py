@@ -1,0 +1,26 @@
+"""Shared test helpers: where the test specs live, and running the CLI in-process or as a process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+SPECS = TESTS / "specs"
+ROOT = TESTS.parent
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`python -m netspec ARGS` in a fresh process: exit codes and stderr as a user sees them."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-m", "netspec", *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, env=env, timeout=timeout)
+
+
+@pytest.fixture
+def cli():
+    return run_cli

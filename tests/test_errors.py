@@ -1,0 +1,111 @@
+"""The corpus of broken specs: each gives a located, plain-words error, never a traceback."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import netspec
+from conftest import SPECS, run_cli
+
+BROKEN = sorted((SPECS / "broken").glob("*.net"))
+# the two files that cannot carry an `# expect:` comment
+EXPECTED_WITHOUT_COMMENT = {"empty.net": "no `input` line", "binary_junk.net": "is a binary file"}
+
+
+def expected_fragment(path: Path) -> str:
+    if path.name in EXPECTED_WITHOUT_COMMENT:
+        return EXPECTED_WITHOUT_COMMENT[path.name]
+    match = re.search(r"# expect: (.*)", path.read_text(encoding="utf-8"))
+    assert match, f"{path.name} needs an `# expect:` comment"
+    return match.group(1).strip()
+
+
+def test_corpus_is_large_enough():
+    assert len(BROKEN) >= 40
+
+
+@pytest.mark.parametrize("path", BROKEN, ids=[p.stem for p in BROKEN])
+def test_broken_spec_gives_located_error(path):
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.load(path)
+    text = info.value.render()
+    assert expected_fragment(path) in text
+    first = text.splitlines()[0]
+    assert re.match(r"\S+\.(net|txt):\d+:\d+: error\[[a-z-]+\]: ", first), first
+    assert f"{path}:" in text  # an error inside an imported file also points at the import
+    assert "^" in text  # the caret under the offending token
+    assert "Traceback" not in text
+
+
+def test_cli_exit_code_for_every_broken_spec():
+    """`netspec fmt --check` on the whole corpus: exit 1, every file reported, no traceback."""
+    result = run_cli("fmt", "--check", *map(str, BROKEN))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    for path in BROKEN:
+        assert f"{path}:" in result.stderr, path.name
+        assert expected_fragment(path) in result.stderr
+
+
+@pytest.mark.parametrize("path", BROKEN[:3], ids=[p.stem for p in BROKEN[:3]])
+def test_cli_one_file_at_a_time(path):
+    result = run_cli("fmt", "--check", str(path))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert expected_fragment(path) in result.stderr
+
+
+def test_one_megabyte_line(tmp_path):
+    spec = tmp_path / "long.net"
+    spec.write_text("network t\ninput 3x8x8\n" + "conv3-8 " * 10 + "x" * 1_000_000 + "\n")
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.load(spec)
+    text = info.value.render()
+    assert "unknown layer or block" in text
+    assert max(len(line) for line in text.splitlines()) < 400  # the caret picture is cut to size
+    result = run_cli("fmt", "--check", str(spec))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+
+
+def test_random_binary(tmp_path):
+    spec = tmp_path / "junk.net"
+    spec.write_bytes(bytes(range(256)) * 8)
+    result = run_cli("fmt", "--check", str(spec))
+    assert result.returncode == 1 and "binary" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_non_utf8(tmp_path):
+    spec = tmp_path / "latin1.net"
+    spec.write_bytes("network t\ninput 3x8x8\nconv3-8 # caf\xe9\n".encode("latin-1"))
+    with pytest.raises(netspec.SpecError, match="not UTF-8"):
+        netspec.load(spec)
+
+
+def test_missing_file_and_folder(tmp_path):
+    result = run_cli("fmt", "--check", str(tmp_path / "nope.net"))
+    assert result.returncode == 1 and "no such spec file" in result.stderr
+    with pytest.raises(netspec.SpecError, match="is a folder"):
+        netspec.load(tmp_path)
+
+
+def test_concat_mismatch_labels_every_branch():
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.parse("network t\ninput 3x32x32\nconcat {\n  conv3-8\n  | maxpool conv1-8\n  | conv1-4\n}")
+    text = info.value.render()
+    assert "gives 8x32x32" in text and "gives 8x16x16" in text and "gives 4x32x32" in text
+
+
+def test_unknown_override_suggests():
+    with pytest.raises(netspec.SpecError, match="did you mean `num_classes`"):
+        netspec.parse("network t(num_classes=10)\ninput 3x8x8\nfc-{num_classes}", params={"num_clases": 3})
+
+
+def test_error_in_imported_file_points_into_it(tmp_path):
+    (tmp_path / "lib.net").write_text("block b(c) {\n  conv3-{c}(strde=2)\n}\n")
+    (tmp_path / "net.net").write_text('import "lib.net"\nnetwork t\ninput 3x8x8\nb(4)\n')
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.load(tmp_path / "net.net")
+    text = info.value.render()
+    assert f"{tmp_path / 'lib.net'}:2:" in text and "did you mean `stride`" in text

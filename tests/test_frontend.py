@@ -1,0 +1,59 @@
+"""The front end's promises: no torch on the lint path, JSON round trip, wheel-free resources."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import netspec
+from netspec import ir
+from conftest import SPECS
+
+
+def test_loading_a_spec_does_not_import_torch():
+    code = ("import netspec, sys; netspec.load('tests/specs/constructs/composition.net'); "
+            "netspec.format(open('tests/specs/constructs/layers.net').read()); "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=SPECS.parent.parent)
+    assert result.returncode == 0, result.stderr
+
+
+def test_ir_round_trips_through_json():
+    net = netspec.load(SPECS / "constructs" / "composition.net")
+    again = netspec.Network.model_validate_json(net.model_dump_json())
+    assert again == net
+    assert json.loads(net.model_dump_json())["body"]["children"][0]["kind"] == "conv"
+
+
+def test_ir_is_immutable():
+    net = netspec.parse("network t\ninput 3x8x8\nconv3-4")
+    conv = net.body.children[0]
+    try:
+        conv.out_channels = 5
+    except Exception as exc:  # pydantic's ValidationError for frozen models
+        assert "frozen" in str(exc).lower()
+    else:
+        raise AssertionError("IR nodes must be frozen")
+
+
+def test_every_node_has_a_span_pointing_at_its_source():
+    net = netspec.parse("network t\ninput 3x8x8\nconv3-4 relu\n  fc-2", filename="s.net")
+    spans = {n.path: n.span for n in ir.layers(net.body)}
+    assert (spans["conv1"].line, spans["conv1"].column) == (3, 1)
+    assert (spans["relu1"].line, spans["relu1"].column) == (3, 9)
+    assert (spans["fc1"].line, spans["fc1"].column, spans["fc1"].file) == (4, 3, "s.net")
+
+
+def test_spec_hash_tracks_architecture_not_layout():
+    a = netspec.parse("network t\ninput 3x8x8\nconv3-4 relu # x")
+    b = netspec.parse("network t\ninput 3x8x8\n\nconv3-4\nrelu")
+    c = netspec.parse("network t\ninput 3x8x8\nconv3-5 relu")
+    assert a.spec_hash == b.spec_hash != c.spec_hash
+
+
+def test_zoo_names_resolve_and_grammar_is_package_data():
+    from importlib import resources
+
+    assert resources.files("netspec.grammars").joinpath("netspec.lark").is_file()
+    assert netspec.frontend.zoo_dir().joinpath("__init__.py").is_file()
