@@ -249,15 +249,17 @@ class Elaborator:
     def _body(self, items, shape: Shape, scope: Scope) -> tuple[list, Shape]:
         nodes: list = []
         defaults_copied = False
-        items = list(items)
-        for i, item in enumerate(items):
+        elements = [item for item in items if not isinstance(item, ast.Default)]
+        position = 0
+        for item in items:
             if isinstance(item, ast.Default):
                 if not defaults_copied:  # defaults are scoped: copy before the first change
                     scope.defaults = dict(scope.defaults)
                     defaults_copied = True
                 self.default(item, scope)
                 continue
-            nxt = next((x for x in items[i + 1:] if not isinstance(x, ast.Default)), None)
+            position += 1
+            nxt = elements[position] if position < len(elements) else None
             new, shape = self.element(item, shape, scope, label=None, followed_by_bn=_is_bn(nxt))
             nodes.extend(new)
         return nodes, shape
@@ -317,13 +319,13 @@ class Elaborator:
         if found is None:
             where = span_of(item.loc, scope.filename)
             candidates = known_words() + list(self.blocks)
-            suggestion = did_you_mean(item.op, candidates)
+            suggestion = did_you_mean(item.op, candidates) if len(item.op) <= 40 else None
             if suggestion and item.dash is not None:
                 fixed = suggestion.split("`")[1]
                 suggestion = f"did you mean `{fixed}-{_source_text(item.dash)}`?"
             if item.op.startswith("x") and item.op[1:].isdigit():
                 suggestion = f"a repeat is written right after a bracketed group: [conv3-64]{item.op}"
-            raise error(f"unknown layer or block `{item.op}`", where, code="undefined", help=suggestion)
+            raise error(f"unknown layer or block `{_short(item.op)}`", where, code="undefined", help=suggestion)
         spec, kernel = found
         args = self.bind_args(spec, item, scope)
         return self.builtin(spec, kernel, args, item, shape, scope, label, followed_by_bn)
@@ -879,6 +881,11 @@ class Elaborator:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _short(word: str, limit: int = 40) -> str:
+    """A word from the source, cut to a readable length for a message."""
+    return word if len(word) <= limit else word[:limit] + "..."
 
 
 def _at(where: ir.Span) -> ast.Loc:
