@@ -1,0 +1,271 @@
+"""Design lints, expect lines, and the `netspec lint` / `netspec summary` commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import netspec
+from netspec.analysis import analyze, check_expects, lint
+from netspec.analysis.expect import matches, render_like, updated_text
+from netspec.analysis.lints import LINTS
+from netspec.commands import lint as lint_cmd
+from netspec.commands import summary as summary_cmd
+from netspec.diagnostics import SpecError
+
+LINT_SPECS = Path(__file__).parent / "specs" / "lints"
+
+
+def run_cli(*argv: str) -> int:
+    """Run one of this module's commands as `netspec` would (argparse errors exit 2)."""
+    parser = argparse.ArgumentParser(prog="netspec")
+    sub = parser.add_subparsers(dest="command", required=True)
+    summary_cmd.add_parser(sub)
+    lint_cmd.add_parser(sub)
+    args = parser.parse_args(list(argv))
+    try:
+        return args.run(args)
+    except SpecError as err:
+        print(err.render())
+        return 1
+
+
+def codes(path: Path, disable=()) -> list[str]:
+    network = netspec.load(path)
+    return [d.code for d in lint(network, analyze(network), disable)]
+
+
+# ---------------------------------------------------------------- every lint: a spec that triggers it, one that does not
+
+
+@pytest.mark.parametrize("lint_id", sorted(LINTS))
+def test_lint_triggers_on_its_bad_spec(lint_id):
+    assert lint_id in codes(LINT_SPECS / f"{lint_id}.bad.net")
+
+
+@pytest.mark.parametrize("lint_id", sorted(LINTS))
+def test_lint_quiet_on_its_good_spec(lint_id):
+    assert lint_id not in codes(LINT_SPECS / f"{lint_id}.ok.net")
+
+
+def test_every_lint_spec_names_a_registered_lint():
+    ids = {p.name.split(".")[0] for p in LINT_SPECS.glob("*.net")}
+    assert ids == set(LINTS)
+
+
+def test_lint_warnings_are_located_and_explained():
+    network = netspec.load(LINT_SPECS / "bias-before-bn.bad.net")
+    (d,) = [d for d in lint(network) if d.code == "bias-before-bn"]
+    assert d.level == "warning" and d.help
+    assert d.span.line == 3 and d.span.column == 1
+    assert "16 redundant parameters" in d.message
+    assert "^" in d.render()
+
+
+def test_stride_tiling_names_the_dropped_rows_for_the_seed_example():
+    network = netspec.load(LINT_SPECS / "stride-tiling.bad.net")
+    (d,) = [d for d in lint(network) if d.code == "stride-tiling"]
+    assert "7x7" in d.message and "last 1 row" in d.message
+    # stride 1 and 2 tile the same input
+    for stride in (1, 2):
+        n = netspec.parse(f"network t\ninput 1x7x7\nconv3-1/{stride}(pad=valid)\n")
+        assert "stride-tiling" not in [x.code for x in lint(n)]
+
+
+def test_lint_off_in_the_spec(tmp_path):
+    text = (LINT_SPECS / "stride-tiling.bad.net").read_text()
+    spec = tmp_path / "quiet.net"
+    spec.write_text(text + "lint off stride-tiling, early-bottleneck\n")
+    assert codes(spec) == []
+    spec.write_text(text + "lint off stride-tilling\n")
+    found = [d for d in lint(netspec.load(spec))]
+    unknown = [d for d in found if d.code == "unknown-lint"]
+    assert unknown and "stride-tiling" in unknown[0].help
+
+
+def test_disable_on_the_command_line(capsys):
+    bad = str(LINT_SPECS / "large-fc.bad.net")
+    assert run_cli("lint", "--strict", bad) == 1
+    assert "large-fc" in capsys.readouterr().out
+    assert run_cli("lint", "--strict", "--disable", "large-fc,receptive-field", bad) == 0
+    assert run_cli("lint", "--disable", "large_fc", bad) == 2
+    assert "large-fc" in capsys.readouterr().err  # the suggestion
+
+
+# ---------------------------------------------------------------- expect lines
+
+
+@pytest.mark.parametrize("written, value, ok", [
+    ("4.09G", 4_089_184_256, True),  # resnet50 at 224
+    ("4.1G", 4_089_184_256, True),
+    ("4.08G", 4_089_184_256, False),
+    ("4.090G", 4_089_184_256, False),  # three decimals written: 4.089
+    ("4089184256", 4_089_184_256, True),
+    ("4,089,184,256", 4_089_184_256, True),
+    ("4089184257", 4_089_184_256, False),
+    ("15.47G", 15_470_264_320, True),  # VGG-16
+    ("25.56M", 25_557_032, True),
+    ("1000", "1000", True),
+    ("512x7x7", "512x7x7", True),
+    ("512x7x8", "512x7x7", False),
+])
+def test_expect_matching(written, value, ok):
+    assert matches(written, value) is ok
+
+
+def test_expect_rendering_keeps_the_written_style():
+    assert render_like("4.09G", 4_089_184_256) == "4.09G"
+    assert render_like("1.0M", 93_322) == "0.1M"
+    assert render_like("138357544", 93_322) == "93322"
+
+
+MNIST = """network mnist
+input 1x28x28   # channel-first
+default conv(pad=valid, after=[relu])
+conv3-32 maxpool conv3-64 maxpool conv3-64
+flatten fc-64 relu fc-10 softmax
+"""
+
+
+def test_expect_checks(tmp_path):
+    ok = netspec.parse(MNIST + "expect params 93322\nexpect output 10\nexpect macs 2.79M\n")
+    # 26*26*32*9 + 11*11*64*288 + 3*3*64*576 + 576*64 + 64*10
+    assert analyze(ok).macs == 194_688 + 2_230_272 + 331_776 + 36_864 + 640 == 2_794_240
+    assert check_expects(ok) == []
+    bad = netspec.parse(MNIST + "expect params 93323\nexpect output 1x10\n")
+    errors = check_expects(bad)
+    assert [e.code for e in errors] == ["expect", "expect"]
+    assert "93,322" in errors[0].message and errors[0].span.line == 6
+    assert "--update" in errors[0].help
+
+
+def test_expect_on_symbolic_input_says_what_is_missing():
+    n = netspec.parse("network t\ninput 3xHxW\nconv3-8\nexpect macs 1G\n")
+    (e,) = check_expects(n)
+    assert "concrete input" in e.message
+
+
+def test_update_rewrites_expect_lines_in_place(tmp_path, capsys):
+    spec = tmp_path / "mnist.net"
+    original = MNIST + "expect params 1   # from Keras\nexpect macs 9.99M\n"
+    spec.write_text(original)
+    assert run_cli("lint", str(spec)) == 1
+    assert run_cli("lint", "--update", str(spec)) == 0
+    text = spec.read_text()
+    assert "expect params 93322   # from Keras\n" in text
+    assert "expect macs 2.79M\n" in text
+    assert text.splitlines()[2] == "expect output 10"  # added after the input line
+    # everything else byte for byte
+    assert text.replace("expect output 10\n", "").replace("93322", "1").replace("2.79M", "9.99M") == original
+    assert run_cli("lint", str(spec)) == 0
+    assert not list(tmp_path.glob(".*.tmp"))  # the atomic write left no temp file
+
+
+def test_update_adds_missing_figures_after_the_input_line():
+    text = "network t\ninput 3x8x8\nconv3-4 relu gap fc-2\n"
+    n = netspec.parse(text)
+    new = updated_text(text, n, analyze(n))
+    assert new.splitlines()[2:5] == ["expect params 122", "expect macs 6920", "expect output 2"]
+    assert netspec.parse(new).expects[0].value == "122"  # 3*9*4 + 4 + 4*2 + 2
+    assert check_expects(netspec.parse(new)) == []
+
+
+# ---------------------------------------------------------------- the lint command
+
+
+def test_lint_exit_codes(tmp_path, capsys):
+    clean = LINT_SPECS / "bias-before-bn.ok.net"
+    warned = LINT_SPECS / "bias-before-bn.bad.net"
+    assert run_cli("lint", str(clean)) == 0
+    assert run_cli("lint", str(warned)) == 0  # warnings alone pass...
+    assert run_cli("lint", "--strict", str(warned)) == 1  # ...unless strict
+    broken = tmp_path / "broken.net"
+    broken.write_text("network b\ninput 3x8x8\nconv3-8 fc-10 conv3-8\n")
+    assert run_cli("lint", str(broken)) == 1
+    out = capsys.readouterr().out
+    assert "broken.net:3:" in out and "error[" in out
+    assert run_cli("lint", str(tmp_path / "missing.net")) == 2
+    assert run_cli("lint") == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run_cli("lint", str(empty)) == 2
+
+
+def test_lint_folder_skips_block_libraries(tmp_path, capsys):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "blocks.net").write_text("block unit(c) { conv3-{c} bn relu }\n")
+    (tmp_path / "a.net").write_text('network a\ninput 3x8x8\nimport "lib/blocks.net"\nunit(8) gap fc-2\n')
+    assert run_cli("lint", "--format", "json", str(tmp_path)) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [Path(f["path"]).name for f in doc["files"]] == ["a.net", "blocks.net"]
+    assert doc["errors"] == 0
+
+
+def test_lint_github_annotations(capsys):
+    run_cli("lint", "--format", "github", str(LINT_SPECS / "asymmetric-padding.bad.net"))
+    lines = capsys.readouterr().out.splitlines()
+    annotation = [line for line in lines if "title=netspec asymmetric-padding" in line][0]
+    assert re.match(r"^::warning file=[^,]*asymmetric-padding\.bad\.net,line=4,col=1,.*::`conv2-16` pads", annotation)
+    assert "\n" not in annotation and "%0Ahelp: " in annotation
+
+
+def test_lint_json(capsys):
+    assert run_cli("lint", "--format", "json", str(LINT_SPECS / "head-activation.bad.net")) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (found,) = [d for d in doc["files"][0]["diagnostics"] if d["code"] == "head-activation"]
+    assert found["level"] == "warning" and found["line"] == 4 and found["column"] == 11
+
+
+def test_lint_list(capsys):
+    assert run_cli("lint", "--list") == 0
+    out = capsys.readouterr().out
+    assert all(lint_id in out for lint_id in LINTS)
+
+
+# ---------------------------------------------------------------- the summary command
+
+
+def write(tmp_path, text, name="m.net"):
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+def test_summary_table(tmp_path, capsys):
+    assert run_cli("summary", write(tmp_path, MNIST)) == 0
+    out = capsys.readouterr().out
+    assert "Total params:" in out and "93,322" in out
+    assert re.search(r"^conv\d?\s+conv3-32\s+32x26x26\s+320\s", out, re.MULTILINE)
+    assert "2.79 M" in out  # MACs in human units
+
+
+def test_summary_json_and_overrides(tmp_path, capsys):
+    spec = write(tmp_path, MNIST.replace("network mnist", "network mnist(n=10)").replace("fc-10", "fc-{n}"))
+    assert run_cli("summary", spec, "--format", "json", "--set", "n=5", "--input", "1x32x32") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["output"] == "5" and doc["input"] == "1x32x32"
+    assert doc["trainable_params"] == sum(layer["params"] for layer in doc["layers"])
+    assert doc["activation_bytes"] == 4 * doc["activation_elements"]
+
+
+def test_summary_depth_and_markdown(tmp_path, capsys):
+    spec = write(tmp_path, "network d\ninput 3x16x16\nstem: { conv3-8 bn relu }\n"
+                           "body: { residual { conv3-8 bn relu conv3-8 bn } relu }\ngap fc-2\n")
+    assert run_cli("summary", spec, "--depth", "1", "--format", "markdown") == 0
+    out = capsys.readouterr().out
+    assert "| stem | block | 8x16x16 |" in out
+    assert "conv1" not in out  # collapsed below depth 1
+    with pytest.raises(SystemExit) as exc:
+        run_cli("summary", spec, "--depth", "0")
+    assert exc.value.code == 2
+
+
+def test_summary_reports_spec_errors_with_location(tmp_path, capsys):
+    spec = write(tmp_path, "network e\ninput 3x8x8\nconv9-8(pad=valid)\n")
+    assert run_cli("summary", spec) == 1
+    out = capsys.readouterr().out
+    assert "m.net:3:" in out
