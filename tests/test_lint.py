@@ -269,3 +269,12 @@ def test_summary_reports_spec_errors_with_location(tmp_path, capsys):
     assert run_cli("summary", spec) == 1
     out = capsys.readouterr().out
     assert "m.net:3:" in out
+
+
+def test_pre_commit_hooks_run_netspec_lint_on_net_files():
+    text = (Path(__file__).parent.parent / ".pre-commit-hooks.yaml").read_text()
+    hooks = re.findall(r"^- id: (\S+)$", text, re.MULTILINE)
+    assert hooks == ["netspec-lint", "netspec-lint-strict"]
+    assert re.findall(r"^  entry: (.+)$", text, re.MULTILINE) == ["netspec lint", "netspec lint --strict"]
+    (pattern,) = set(re.findall(r"^  files: (\S+)$", text, re.MULTILINE))
+    assert re.search(pattern, "specs/resnet50.net") and not re.search(pattern, "specs/notes.txt")

@@ -1,6 +1,7 @@
 """An Analysis as text: a table like Keras' model.summary() and torchinfo, Markdown, or JSON.
 
 Plain string formatting: printing a summary must not pay for importing a rendering library.
+Sizes are in decimal units (1 MB = 10^6 bytes), as torchinfo reports them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from .core import Analysis, Row
 from .counts import numel
 from .notation import shape_str
 
-MB = 10**6  # decimal megabytes, as torchinfo reports them
 
 
 def human(n: int | None, unit: str = "") -> str:
@@ -29,8 +29,18 @@ def _int(n: int | None) -> str:
     return "?" if n is None else f"{n:,}"
 
 
-def _mb(n: int | None) -> str:
-    return "?" if n is None else f"{n / MB:,.2f} MB"
+def _bytes(n: int | None) -> str:
+    if n is None:
+        return "?"
+    for scale, unit in ((10**9, "GB"), (10**6, "MB"), (10**3, "KB")):
+        if n >= scale:
+            return f"{n / scale:,.2f} {unit}"
+    return f"{n} B"
+
+
+def _count(n: int) -> str:
+    """12345678 -> '12,345,678 (12.35 M)'; small counts need no second spelling."""
+    return f"{n:,} ({human(n)})" if n >= 1000 else f"{n:,}"
 
 
 def _pair(a, b) -> str:
@@ -42,10 +52,6 @@ def _field(row_or_field) -> str:
     return f"{_pair(*f.size)}/{_pair(*f.jump)}"
 
 
-def _name(row: Row) -> str:
-    return row.path.rsplit(".", 1)[-1] if row.path else row.op
-
-
 def _visible(analysis: Analysis, depth: int | None) -> list[Row]:
     if depth is None:
         return list(analysis.rows)
@@ -54,11 +60,18 @@ def _visible(analysis: Analysis, depth: int | None) -> list[Row]:
 
 def _cells(analysis: Analysis, depth: int | None) -> list[list[str]]:
     out = []
+    parents: list[str] = []  # path of the shown row at each depth above the current one
     for r in _visible(analysis, depth):
+        del parents[r.depth - 1:]
+        parent = parents[-1] if parents else ""
+        # the path below the parent row: a one-layer block adds no row, so its name stays in the child's
+        name = r.path[len(parent) + 1:] if parent and r.path.startswith(parent + ".") else (r.path or r.op)
+        parents.append(r.path)
         collapsed = r.leaf or (depth is not None and r.depth == depth)
-        name = "  " * (r.depth - 1) + _name(r)
-        figures = [_int(r.cost.params), human(r.cost.macs)] if collapsed else ["--", "--"]
-        out.append([name, r.op, shape_str(r.out_shape), *figures, _field(r)])
+        # a block that is opened shows its subtotal in parentheses: its rows below add up to it
+        params, macs = _int(r.cost.params), human(r.cost.macs)
+        figures = [params, macs] if collapsed else [f"({params})", f"({macs})"]
+        out.append(["  " * (r.depth - 1) + name, r.op, shape_str(r.out_shape), *figures, _field(r)])
     return out
 
 
@@ -68,16 +81,16 @@ HEADER = ["Layer", "Op", "Output", "Params", "MACs", "RF/stride"]
 def _totals(a: Analysis) -> list[tuple[str, str]]:
     rows = [
         ("Input", f"{shape_str(a.input_shape)}  ->  output {shape_str(a.output_shape)}"),
-        ("Total params", f"{a.params:,} ({human(a.params)})"),
-        ("Trainable params", f"{a.trainable_params:,} ({human(a.trainable_params)})"),
+        ("Total params", _count(a.params)),
+        ("Trainable params", _count(a.trainable_params)),
         ("Non-trainable params", f"{a.non_trainable_params:,}" +
          (" (batch-norm running statistics)" if a.non_trainable_params else "")),
         ("MACs", f"{human(a.macs)} ({_int(a.macs)} multiply-accumulates of conv and fc, one sample)"),
         ("Other ops", f"{human(a.ops)} (bias, batch norm, activations, pooling, adds)"),
-        ("Input size", _mb(None if numel(a.input_shape) is None else numel(a.input_shape) * a.bytes_per_element)),
-        ("Activations", f"{_mb(a.activation_bytes)} ({human(a.activation_elements)} elements, {a.dtype}, "
+        ("Input size", _bytes(None if numel(a.input_shape) is None else numel(a.input_shape) * a.bytes_per_element)),
+        ("Activations", f"{_bytes(a.activation_bytes)} ({human(a.activation_elements)} elements, {a.dtype}, "
                         "forward, one sample)"),
-        ("Params size", _mb(a.param_bytes)),
+        ("Params size", _bytes(a.param_bytes)),
     ]
     if a.head_field is not None:
         rows.append(("Receptive field", f"{_field(a.head_field)} (size/stride) at the head, {a.head_path}"))

@@ -118,6 +118,7 @@ def _is_library(err, text: str | None, path: Path) -> bool:
 def run(args) -> int:
     from ..analysis.lints import LINTS
     from ..diagnostics import EXIT_OK, EXIT_SPEC_ERROR, did_you_mean
+    from .summary import emit
 
     if args.list:
         width = max(len(k) for k in LINTS)
@@ -137,7 +138,7 @@ def run(args) -> int:
     results = [check_file(f, disable, args.update) for f in files]
     errors = sum(d.level == "error" for r in results for d in r.diagnostics)
     warnings = sum(d.level == "warning" for r in results for d in r.diagnostics)
-    print(_RENDER[args.format](results, errors, warnings))
+    emit(_RENDER[args.format](results, errors, warnings))
     failed = errors > 0 or (args.strict and warnings > 0)
     return EXIT_SPEC_ERROR if failed else EXIT_OK
 

@@ -37,6 +37,18 @@ def positive(text: str) -> int:
     return n
 
 
+def emit(text: str) -> None:
+    """Print a command's output; a reader that stops early (`| head`) is not an error."""
+    import os
+    import sys
+
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush stays quiet
+
+
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "summary", help="print the layer table: shapes, parameters, MACs, memory, receptive field",
@@ -66,5 +78,5 @@ def run(args) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     network = load(args.spec, params=dict(args.params), input=args.input)
-    print(RENDER[args.format](analyze(network, args.dtype), args.depth))
+    emit(RENDER[args.format](analyze(network, args.dtype), args.depth))
     return 0
