@@ -1,0 +1,138 @@
+"""The zoo against torchvision's own models, read from the IR alone (no netspec backend involved).
+
+For every spec that reproduces a torchvision model: the tensors the IR's layers define, in
+definition order, have the shapes of torchvision's state_dict in its order (which is what
+lets its weights load by structure), and the analysis' MACs equal a count taken with forward
+hooks on torchvision's model. The same holds for what torchvision builds but does not
+publish: DenseNet-264 from its DenseNet class, and the zoo's --set overrides (Wide
+ResNet-50-2, MobileNetV2 at width 0.5, DenseNet-121 with k = 12). Models are built on the
+meta device: shapes only, no memory, no arithmetic.
+
+Skipped where torchvision is not importable; run with the torchvision venv:
+    /opt/tvenv/bin/python -m pytest -q tests/test_zoo_torchvision.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import netspec
+from netspec.analysis import analyze
+from netspec.ir import layers, walk
+
+torch = pytest.importorskip("torch")
+tv = pytest.importorskip("torchvision")
+
+pytestmark = pytest.mark.torchvision
+
+ZOO = Path(__file__).resolve().parents[1] / "specs"
+AUX = {"aux_logits": True, "init_weights": False}
+
+
+def densenet(k, blocks, init):
+    from torchvision.models.densenet import DenseNet
+
+    return lambda: DenseNet(growth_rate=k, block_config=blocks, num_init_features=init)
+
+
+# spec, --set overrides, torchvision constructor
+CASES = {
+    "alexnet": ("alexnet", {}, lambda: tv.models.alexnet()),
+    **{n: (n, {}, (lambda n=n: getattr(tv.models, n)())) for n in (
+        "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn",
+        "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+        "densenet121", "densenet169", "densenet201", "densenet161", "mobilenet_v2", "squeezenet1_0")},
+    "googlenet": ("googlenet", {}, lambda: tv.models.googlenet(**AUX)),
+    "inception_v3": ("inception_v3", {}, lambda: tv.models.inception_v3(**AUX)),
+    "densenet264": ("densenet264", {}, densenet(32, (6, 12, 64, 48), 64)),
+    "wide_resnet50_2": ("resnet50", {"width": 128}, lambda: tv.models.wide_resnet50_2()),
+    "mobilenet_v2_0.5": ("mobilenet_v2", {"width": 0.5}, lambda: tv.models.mobilenet_v2(width_mult=0.5)),
+    "densenet121_k12": ("densenet121", {"k": 12}, densenet(12, (6, 12, 24, 16), 24)),
+    "resnet18_10": ("resnet18", {"num_classes": 10}, lambda: tv.models.resnet18(num_classes=10)),
+}
+
+
+def build_meta(make):
+    with torch.device("meta"):
+        return make().eval()
+
+
+def tensor_shapes(node) -> list[tuple]:
+    """The tensors torch keeps for the layers under `node`, in definition order, as shapes."""
+    out = []
+    for n in layers(node):
+        if n.kind == "conv":
+            kh, kw = n.kernel
+            out.append((n.out_channels, n.in_channels // n.groups, kh, kw))
+            out += [(n.out_channels,)] if n.bias else []
+        elif n.kind == "linear":
+            out.append((n.out_features, n.in_features))
+            out += [(n.out_features,)] if n.bias else []
+        elif n.kind == "batchnorm":
+            out += [(n.num_features,)] * 4  # weight, bias, running_mean, running_var
+        elif n.kind == "activation" and n.fn == "prelu":
+            out.append((n.num_parameters,))
+    return out
+
+
+def state_shapes(module) -> list[tuple]:
+    return [tuple(t.shape) for k, t in module.state_dict().items() if not k.endswith("num_batches_tracked")]
+
+
+def hooked_macs(model, input_shape) -> int:
+    """Multiply-accumulates of every conv and linear in a forward pass: torchvision's `_ops` convention."""
+    total = 0
+
+    def count(module, inputs, output):
+        nonlocal total
+        if isinstance(module, torch.nn.Conv2d):
+            kh, kw = module.kernel_size
+            total += output[0].numel() * module.in_channels // module.groups * kh * kw
+        elif isinstance(module, torch.nn.Linear):
+            total += module.in_features * module.out_features
+
+    hooks = [m.register_forward_hook(count) for m in model.modules()]
+    with torch.no_grad():
+        model(torch.empty(1, *input_shape, device="meta"))
+    for h in hooks:
+        h.remove()
+    return total
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_same_tensors_in_the_same_order_and_same_macs(case):
+    spec, overrides, make = CASES[case]
+    net = netspec.load(ZOO / f"{spec}.net", params=overrides)
+    reference = build_meta(make)
+
+    sides = [n for n in walk(net.body) if n.kind == "side"]
+    if spec == "googlenet":
+        # torchvision defines aux1 and aux2 after inception5b; the spec places them beside the
+        # blocks they read. The main path matches its aux-less model, each side its aux module.
+        main = build_meta(lambda: tv.models.googlenet(aux_logits=False, init_weights=False))
+        side_ids = {id(x) for s in sides for x in walk(s)}
+        ours_main = tensor_shapes(net.body.model_copy(update={"children": tuple(
+            c for c in net.body.children if id(c) not in side_ids)}))
+        assert ours_main == state_shapes(main)
+        for s in sides:
+            assert tensor_shapes(s) == state_shapes(getattr(reference, s.output)), s.output
+    else:
+        assert tensor_shapes(net.body) == state_shapes(reference)
+
+    assert analyze(net).trainable_params == sum(p.numel() for p in reference.parameters())
+    # torchvision's auxiliary heads run only in training mode: eval-mode MACs leave them out, as the analysis does
+    assert analyze(net).macs == hooked_macs(reference, net.input_shape)
+
+
+def test_bn_eps_and_ceil_mode_follow_torchvision():
+    net = netspec.load(ZOO / "googlenet.net")
+    ref = build_meta(lambda: tv.models.googlenet(**AUX))
+    ours = [n.eps for n in walk(net.body) if n.kind == "batchnorm"]
+    theirs = [m.eps for m in ref.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert sorted(set(ours)) == sorted(set(theirs)) == [0.001]
+    assert len(ours) == len(theirs)
+    ceil_ours = [n.ceil_mode for n in walk(net.body) if n.kind == "pool" and n.mode == "max"]
+    ceil_theirs = [m.ceil_mode for m in ref.modules() if isinstance(m, torch.nn.MaxPool2d)]
+    assert sorted(ceil_ours) == sorted(ceil_theirs) and all(ceil_ours)
