@@ -218,6 +218,23 @@ def test_spec_against_published_figures(name, loaded):
         assert a.macs == fig.macs
 
 
+# a ReLU on the class maps is part of these two published networks
+RELU_ON_LOGITS = {"squeezenet1_0", "nin"}
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_the_classifier_is_bare(name, loaded):
+    """Nothing but soft-max, sigmoid, pooling or flatten follows the last conv/fc (the head rule)."""
+    net, a = loaded(name)
+    main = [r for r in a.leaves() if r.main]
+    last = max(i for i, r in enumerate(main) if r.kind in ("conv", "linear"))
+    after = [(r.kind, getattr(r.node, "fn", None)) for r in main[last + 1:]]
+    allowed = {("activation", "softmax"), ("activation", "sigmoid"), ("flatten", None), ("adaptive_pool", None)}
+    if name in RELU_ON_LOGITS:
+        allowed.add(("activation", "relu"))
+    assert set(after) <= allowed, after
+
+
 def test_cifar_resnets_match_the_papers_rounded_counts(loaded):
     # He et al. 2016, Table 6: 0.27 M, 0.46 M, 0.66 M, 0.85 M, 1.7 M
     paper = {"resnet20": "0.27", "resnet32": "0.46", "resnet44": "0.66", "resnet56": "0.85", "resnet110": "1.7"}
