@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,8 @@ FORMATS = ("text", "markdown")
 @dataclass(frozen=True)
 class Entry:
     name: str  # the file's stem: what `netspec.load("resnet50")` takes
-    params: int  # trainable, side outputs included
+    params: int  # trainable, of the main path: what torchvision publishes (GoogLeNet 6,624,904)
+    with_sides: int  # trainable, side outputs included: what the state_dict holds
     macs: int | None  # per sample at the spec's input size
     input: str  # 3x224x224
     output: str
@@ -44,28 +46,36 @@ def entries(folder: Path | None = None) -> list[Entry]:
     from ..frontend import load, zoo_dir
 
     out = []
-    for path in sorted((folder or zoo_dir()).glob("*.net")):
+    for path in sorted((folder or zoo_dir()).glob("*.net"), key=natural):
         network = load(path)
         a = analyze(network)
-        out.append(Entry(path.stem, a.trainable_params, a.macs, shape_str(network.input_shape),
-                         shape_str(network.output_shape), network.side_outputs,
-                         network.meta.get("paper", "")))
+        sides = sum(r.params for r in a.rows if r.kind == "side")
+        out.append(Entry(path.stem, a.trainable_params - sides, a.trainable_params, a.macs,
+                         shape_str(network.input_shape), shape_str(network.output_shape),
+                         network.side_outputs, network.meta.get("paper", "")))
     return out
 
 
+def natural(path: Path) -> tuple:
+    """resnet18 before resnet101: digit runs compare as numbers."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.stem))
+
+
 def human(n: int | None) -> str:
-    """4089184256 -> '4.09 G', 568740352 -> '569 M': three significant figures."""
+    """MACs as torchvision and the papers print them: 4089184256 -> '4.09 G', 568740352 -> '569 M'."""
     if n is None:
         return "?"
-    for scale, suffix in ((10**9, "G"), (10**6, "M"), (10**3, "K")):
+    if n >= 10**9:
+        return f"{n / 1e9:.2f} G"
+    for scale, suffix in ((10**6, "M"), (10**3, "K")):
         if n >= scale:
             v = n / scale
-            return f"{v:.{2 if v < 10 else 1 if v < 100 else 0}f} {suffix}"
+            return f"{v:.{1 if v < 100 else 0}f} {suffix}"
     return str(n)
 
 
 def _row(e: Entry) -> list[str]:
-    params = f"{e.params:,}" + (f" (with {', '.join(e.sides)})" if e.sides else "")
+    params = f"{e.params:,}" + (f" ({e.with_sides:,} with {', '.join(e.sides)})" if e.sides else "")
     return [e.name, params, human(e.macs), e.input, e.paper]
 
 
@@ -126,5 +136,7 @@ def run(args) -> int:
             return EXIT_USAGE
         print(f"{path}: zoo table of {len(items)} specs {'updated' if changed else 'already up to date'}")
         return 0
-    print(markdown(items) if args.format == "markdown" else text(items))
+    from .summary import emit
+
+    emit(markdown(items) if args.format == "markdown" else text(items))
     return 0
