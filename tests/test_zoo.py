@@ -493,6 +493,9 @@ def test_mobilenet_v2_width_rounds_to_multiples_of_8():
 def test_depth_override_picks_a_cifar_resnet():
     a = analyze(netspec.load("resnet20", params={"depth": 56}))
     assert a.trainable_params == cifar_resnet(9)
+    # He et al. 2016, Table 6: the 1202-layer network has 19.4 M parameters
+    a = analyze(netspec.load("resnet20", params={"depth": 1202}))
+    assert a.trainable_params == cifar_resnet(200) and round(a.trainable_params / 1e6, 1) == 19.4
 
 
 def test_growth_rate_override():
