@@ -278,3 +278,12 @@ def test_pre_commit_hooks_run_netspec_lint_on_net_files():
     assert re.findall(r"^  entry: (.+)$", text, re.MULTILINE) == ["netspec lint", "netspec lint --strict"]
     (pattern,) = set(re.findall(r"^  files: (\S+)$", text, re.MULTILINE))
     assert re.search(pattern, "specs/resnet50.net") and not re.search(pattern, "specs/notes.txt")
+
+
+def test_docs_show_the_real_summary_and_every_lint(capsys):
+    doc = (Path(__file__).parent.parent / "docs" / "ANALYSIS.md").read_text()
+    shown = re.search(r"```\n\$ netspec summary resnet50 --depth 1\n(.*?)```", doc, re.S).group(1)
+    assert run_cli("summary", "resnet50", "--depth", "1") == 0
+    assert capsys.readouterr().out == shown
+    for lint_id in LINTS:
+        assert f"| `{lint_id}` |" in doc
