@@ -14,6 +14,7 @@ Anything still unmatched is reported by name and shape.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,17 +82,37 @@ def groups(state: Mapping[str, torch.Tensor]) -> list[Group]:
     return list(out.values())
 
 
-def lcs_pairs(a: list[tuple], b: list[tuple]) -> list[tuple[int, int]]:
-    """Index pairs of a longest common subsequence of two signature lists."""
+def tokens(name: str) -> frozenset[str]:
+    return frozenset(t for t in re.split(r"[._]", name.lower()) if t)
+
+
+def similarity(a: str, b: str) -> float:
+    """Jaccard similarity of the name tokens: breaks ties between modules of the same signature."""
+    ta, tb = tokens(a), tokens(b)
+    return len(ta & tb) / len(ta | tb) if ta or tb else 0.0
+
+
+def lcs_pairs(a: list[Group], b: list[Group]) -> list[tuple[int, int]]:
+    """Index pairs of a longest common subsequence of two group lists, by signature.
+
+    Among equally long subsequences the one whose paired names are most alike wins (each
+    pair scores 1 + half its name similarity), so that of two identical classifier heads
+    the one called `fc` goes to `fc`.
+    """
     n, m = len(a), len(b)
-    table = [[0] * (m + 1) for _ in range(n + 1)]
+    sa, sb = [g.signature for g in a], [g.signature for g in b]
+    table = [[0.0] * (m + 1) for _ in range(n + 1)]
     for i in range(n - 1, -1, -1):
         row, below = table[i], table[i + 1]
         for j in range(m - 1, -1, -1):
-            row[j] = below[j + 1] + 1 if a[i] == b[j] else max(below[j], row[j + 1])
+            best = below[j] if below[j] >= row[j + 1] else row[j + 1]
+            if sa[i] == sb[j]:
+                take = below[j + 1] + 1 + 0.5 * similarity(a[i].module, b[j].module)
+                best = take if take > best else best
+            row[j] = best
     pairs, i, j = [], 0, 0
     while i < n and j < m:
-        if a[i] == b[j]:
+        if sa[i] == sb[j] and table[i][j] == table[i + 1][j + 1] + 1 + 0.5 * similarity(a[i].module, b[j].module):
             pairs.append((i, j))
             i, j = i + 1, j + 1
         elif table[i + 1][j] >= table[i][j + 1]:
@@ -107,7 +128,7 @@ def match(ours: list[Group], theirs: list[Group]) -> tuple[list[tuple[int, int]]
     b = [g.signature for g in theirs]
     if a == b:
         return [(i, i) for i in range(len(a))], []
-    pairs = lcs_pairs(a, b)
+    pairs = lcs_pairs(ours, theirs)
     used_a = {i for i, _ in pairs}
     used_b = {j for _, j in pairs}
     rest_b = [j for j in range(len(b)) if j not in used_b]
@@ -115,11 +136,11 @@ def match(ours: list[Group], theirs: list[Group]) -> tuple[list[tuple[int, int]]
     for i in range(len(a)):
         if i in used_a:
             continue
-        for k, j in enumerate(rest_b):
-            if b[j] == a[i]:
-                moved.append((i, j))
-                del rest_b[k]
-                break
+        candidates = [j for j in rest_b if b[j] == a[i]]
+        if candidates:  # the most alike name; the earliest among equals
+            j = max(candidates, key=lambda j: (similarity(ours[i].module, theirs[j].module), -j))
+            moved.append((i, j))
+            rest_b.remove(j)
     return pairs, moved
 
 
