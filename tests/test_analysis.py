@@ -350,3 +350,11 @@ def test_analysis_never_imports_torch():
             "n = netspec.parse('network t\\ninput 3x32x32\\nconv3-8 bn relu gap fc-10')\n"
             "a = analyze(n); lint(n, a); table(a)\nassert 'torch' not in sys.modules, 'torch imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_fully_convolutional_network_reports_the_output_field():
+    # no layer collapses the map: the JSON's field is the output's; 3 -> 3+2*2=7 (j4), then x4 upsampling
+    a = analyze(net("conv3-16/2 relu conv3-32/2 relu upsample(4) conv1-2", "3x64x64"))
+    doc = a.to_dict()
+    assert a.head_field is None and doc["receptive_field_at"] is None
+    assert doc["receptive_field"] == [7, 7] and doc["stride"] == [1, 1]

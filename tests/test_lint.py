@@ -287,3 +287,12 @@ def test_docs_show_the_real_summary_and_every_lint(capsys):
     assert capsys.readouterr().out == shown
     for lint_id in LINTS:
         assert f"| `{lint_id}` |" in doc
+
+
+def test_early_bottleneck_leaves_decoders_and_per_pixel_classifiers_alone():
+    # an encoder that grows channels, a decoder that upsamples back, a 1x1 conv to 2 classes
+    n = netspec.parse("network seg\ninput 3x64x64\nconv3-16/2 relu conv3-32/2 relu upsample(4) conv1-2\n")
+    assert "early-bottleneck" not in [d.code for d in lint(n)]
+    # the same squeeze in the middle of the encoder is reported
+    n = netspec.parse("network sq\ninput 3x64x64\nconv3-128 relu conv1-8 relu conv3-64/2 relu gap fc-2\n")
+    assert "early-bottleneck" in [d.code for d in lint(n)]

@@ -115,7 +115,7 @@ class Analysis:
 
     def to_dict(self, depth: int | None = None) -> dict:
         """The JSON document of `netspec summary --format json` (docs/ANALYSIS.md)."""
-        head = self.head_field
+        head = self.head_field if self.head_field is not None else self.output_field
         return {
             "network": self.network,
             "input": shape_str(self.input_shape),
@@ -129,8 +129,9 @@ class Analysis:
             "activation_elements": self.activation_elements,
             "activation_bytes": self.activation_bytes,
             "param_bytes": self.param_bytes,
-            "receptive_field": None if head is None else [receptive.to_json(s) for s in head.size],
-            "stride": None if head is None else [receptive.to_json(j) for j in head.jump],
+            "receptive_field": [receptive.to_json(s) for s in head.size],
+            "stride": [receptive.to_json(j) for j in head.jump],
+            "receptive_field_at": self.head_path,  # the layer that reads it; null: the network's output
             "layers": [r.to_dict() for r in self.at_depth(depth)],
         }
 

@@ -90,6 +90,8 @@ def updated_text(text: str, network: Network, analysis: Analysis, add_missing: b
         value = actual(exp.what, analysis)
         if value is None or exp.span is None or not 1 <= exp.span.line <= len(lines):
             continue
+        if network.source is not None and exp.span.file != network.source:
+            continue  # written in another file: `text` is not where it stands
         line = lines[exp.span.line - 1]
         pattern = re.compile(rf"(\bexpect[ \t]+{exp.what}[ \t]+)([^\s#]+)")
         lines[exp.span.line - 1] = pattern.sub(lambda m: m.group(1) + render_like(m.group(2), value), line, 1)

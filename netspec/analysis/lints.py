@@ -174,17 +174,24 @@ _SQUEEZE = 8  # a 1x1 conv that divides the channels by this much or more is an 
 
 @lint("early-bottleneck", "an early layer shrinks the representation (Inception v3, principle 1)")
 def early_bottleneck(network, analysis):
-    # widest channel count reached at each effective stride along the main path
+    # the encoder: the main path up to the first upsampling (a decoder grows the map back on purpose)
+    main = [r for r in analysis.leaves() if r.main]
+    cut = next((i for i, r in enumerate(main) if r.kind == "upsample"), len(main))
+    encoder = main[:cut]
+    # widest channel count reached at each effective stride
     widest: dict = {1: network.input_shape[0]}
-    for row in analysis.leaves():
-        if row.main and len(row.out_shape) == 3:
+    for row in encoder:
+        if len(row.out_shape) == 3:
             j = row.field.jump[0]
             widest[j] = max(widest.get(j, 0), row.out_shape[0])
     # inside a residual body the identity path carries the full representation past a squeeze (ResNet)
     bypassed = {id(n) for r in analysis.rows if r.kind == "residual" for n in walk(r.node.body)}
-    for row in analysis.leaves():
+    # the network's last conv or fc is its classifier (per-pixel in a segmentation net), not a squeeze
+    head = next((r.node for r in reversed(main) if r.kind in ("conv", "linear")), None)
+    bypassed.add(id(head))
+    for row in encoder:
         n = row.node
-        if not row.main or n.kind not in ("conv", "pool") or len(n.in_shape) != 3:
+        if n.kind not in ("conv", "pool") or len(n.in_shape) != 3:
             continue
         jump_out = row.field.jump[0]
         jump_in = jump_out / n.stride[0]

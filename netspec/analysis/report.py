@@ -6,8 +6,6 @@ Sizes are in decimal units (1 MB = 10^6 bytes), as torchinfo reports them.
 
 from __future__ import annotations
 
-import json
-
 from . import receptive
 from .core import Analysis, Row
 from .counts import numel
@@ -132,6 +130,8 @@ def markdown(a: Analysis, depth: int | None = None) -> str:
 
 
 def to_json(a: Analysis, depth: int | None = None) -> str:
+    import json
+
     return json.dumps(a.to_dict(depth), indent=2)
 
 
