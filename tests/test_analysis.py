@@ -358,3 +358,33 @@ def test_fully_convolutional_network_reports_the_output_field():
     doc = a.to_dict()
     assert a.head_field is None and doc["receptive_field_at"] is None
     assert doc["receptive_field"] == [7, 7] and doc["stride"] == [1, 1]
+
+
+# torchvision's model cards (num_params, GFLOPS at their default input size) for zoo specs
+TORCHVISION = [
+    ("resnet50", 25_557_032, "4.09"),
+    ("resnet18", 11_689_512, "1.81"),
+    ("vgg16", 138_357_544, "15.47"),
+    ("alexnet", 61_100_840, "0.71"),
+    ("inception_v3", 27_161_264, "5.71"),  # params include the auxiliary head, GFLOPS do not
+    ("googlenet", None, "1.50"),
+    ("densenet121", 7_978_856, "2.83"),
+    ("mobilenet_v2", 3_504_872, "0.30"),
+    ("squeezenet1_0", 1_248_424, "0.82"),
+]
+
+
+@pytest.mark.parametrize("name, params, gflops", TORCHVISION, ids=[t[0] for t in TORCHVISION])
+def test_zoo_matches_torchvision_model_cards(name, params, gflops):
+    a = analyze(netspec.load(name))
+    if params is not None:
+        assert a.trainable_params == params
+    assert f"{a.macs / 1e9:.2f}" == gflops
+
+
+def test_receptive_fields_of_zoo_networks_match_araujo_et_al():
+    # Distill 2019, "Computing Receptive Fields of CNNs", table of ImageNet models (stride 32 each)
+    for name, size in [("vgg16", 212), ("inception_v3", 1311), ("mobilenet_v1", 315), ("mobilenet_v2", 491)]:
+        a = analyze(netspec.load(name))
+        assert a.head_field.size == (size, size), name
+        assert a.head_field.jump == (32, 32), name
