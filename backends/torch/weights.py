@@ -4,7 +4,9 @@ A foreign state_dict (torchvision, timm, a hand-written module) names its tensor
 own way, so names are not compared. Tensors are grouped by the module that owns them
 (`features.0.weight` and `features.0.bias` belong to `features.0`), and the groups are
 matched in definition order by their signature: the tensor names inside the module and
-their shapes. When both sides list the same modules in the same order this is a zip;
+their shapes. (When every name and shape already agrees, as with netspec's own files,
+tensors are simply loaded by name: safetensors files keep their keys sorted, not in
+definition order.) When both sides list the same modules in the same order this is a zip;
 otherwise the longest common subsequence is matched first, and what is left over is
 matched in order by signature (torchvision's GoogLeNet defines its auxiliary heads after
 the last inception block, where the spec places them beside the blocks they read).
@@ -39,10 +41,11 @@ class Group:
 
     @property
     def signature(self) -> tuple:
-        return tuple((k, tuple(v.shape)) for k, v in self.tensors.items() if k not in OPTIONAL)
+        return tuple(sorted((k, tuple(v.shape)) for k, v in self.tensors.items() if k not in OPTIONAL))
 
     def describe(self) -> str:
-        return f"{self.module or '<root>'} (" + ", ".join(f"{k} {list(s)}" for k, s in self.signature) + ")"
+        shown = [f"{k} {list(v.shape)}" for k, v in self.tensors.items() if k not in OPTIONAL]
+        return f"{self.module or '<root>'} (" + ", ".join(shown) + ")"
 
 
 @dataclass
@@ -185,6 +188,14 @@ def load_weights(model: nn.Module, state_dict_or_path: Any, strict: bool = True)
             "Build the spec the weights were saved from, or import them with a state_dict to match by structure.")
     own = model.state_dict()
     report = LoadReport(source=source)
+    if _same_names(own, state):  # our own files, or a module written with the same names: no guessing
+        with torch.no_grad():
+            for key, tensor in own.items():
+                if key in state:
+                    tensor.copy_(state[key])
+                    report.tensors += 1
+        report.matched = [(g.module, g.module) for g in groups(own)]
+        return report
     ours, theirs = groups(own), groups(state)
     pairs, moved = match(ours, theirs)
     with torch.no_grad():
@@ -202,6 +213,12 @@ def load_weights(model: nn.Module, state_dict_or_path: Any, strict: bool = True)
     if strict and not report.ok:
         raise WeightsError(f"the weights do not fit {getattr(network, 'name', type(model).__name__)}:\n{report}")
     return report
+
+
+def _same_names(own: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor]) -> bool:
+    required = {k for k in own if k.rpartition(".")[2] not in OPTIONAL}
+    present = {k for k in state if k.rpartition(".")[2] not in OPTIONAL}
+    return required == present and all(tuple(own[k].shape) == tuple(state[k].shape) for k in required)
 
 
 def save_weights(model: nn.Module, path: str | os.PathLike) -> Path:
