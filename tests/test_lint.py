@@ -296,3 +296,11 @@ def test_early_bottleneck_leaves_decoders_and_per_pixel_classifiers_alone():
     # the same squeeze in the middle of the encoder is reported
     n = netspec.parse("network sq\ninput 3x64x64\nconv3-128 relu conv1-8 relu conv3-64/2 relu gap fc-2\n")
     assert "early-bottleneck" in [d.code for d in lint(n)]
+
+
+def test_lint_github_annotation_for_a_spec_error(tmp_path, capsys):
+    broken = tmp_path / "broken.net"
+    broken.write_text("network b\ninput 3x8x8\nconv9-8(pad=valid)\n")
+    assert run_cli("lint", "--format", "github", str(broken)) == 1
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("::error")]
+    assert re.match(r"::error file=[^,]*broken\.net,line=3,col=1,", line)

@@ -6,7 +6,8 @@ so a 10,000-layer sequence costs 10,000 small steps and no deep recursion.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Iterator
 
 from ..ir import Network, NodeBase
@@ -33,7 +34,7 @@ class Row:
     cost: Cost  # this node and everything under it
     field: Field  # receptive field and effective stride at the output
     main: bool  # on the path to the network's output (not inside a side output or a gate's body)
-    node: NodeBase = field(repr=False, compare=False)
+    node: NodeBase = dataclass_field(repr=False, compare=False)
 
     @property
     def params(self) -> int:

@@ -148,7 +148,7 @@ def _text(results, errors, warnings) -> str:
     for r in results:
         if r.updated:
             out.append(f"{r.path}: updated expect lines")
-        out += [d.render(r.sources) for d in r.diagnostics]
+        out += [d.render(r.sources) + "\n" for d in r.diagnostics]  # a blank line between findings
     n = len(results)
     out.append(f"{n} spec{'s' if n != 1 else ''} checked: {errors} error{'s' if errors != 1 else ''}, "
                f"{warnings} warning{'s' if warnings != 1 else ''}")
