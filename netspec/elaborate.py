@@ -76,7 +76,7 @@ class Elaborator:
         self.saved: dict[str, tuple[Shape, ir.Span]] = {}
         self.sides: set[str] = set()
         self.call_stack: list[str] = []
-        self.heads: set[int] = set()  # ids of the ast.Layer nodes that are classifier heads
+        self.head: ast.Layer | None = None  # the classifier being elaborated now: it takes no `after` defaults
         self.imported: set[Path] = set()
 
     # ------------------------------------------------------------ entry
@@ -112,10 +112,8 @@ class Elaborator:
             where = span_of(tree.statements[-1].loc, filename) if tree.statements else _file_span(filename)
             raise error("the network has no layers", where, code="empty",
                         help="write the layers after the `input` line, e.g. `conv3-64 relu maxpool fc-10`")
-        self.mark_heads(body_items)
-
         root = Scope("", env, {}, filename)
-        children, out_shape = self.body(body_items, in_shape, root)
+        children, out_shape = self.body(body_items, in_shape, root, tail=True)
         body = ir.Seq(path="", in_shape=_dims(in_shape), out_shape=_dims(out_shape), children=tuple(children))
         return ir.Network(
             name=name, source=None if filename.startswith("<") else filename,
@@ -221,35 +219,42 @@ class Elaborator:
                             span_of(inner.loc, str(path)), code="import",
                             labels=[Label(where, "imported here")])
 
-    def mark_heads(self, items) -> None:
-        """The head rule: the final conv/fc written directly in a body takes no `after` defaults."""
-        for item in reversed(items):
-            layer = item.element if isinstance(item, ast.Labelled) else item
-            if isinstance(layer, ast.Default):
+    def head_position(self, items) -> int | None:
+        """The head rule: which element of a body at the end of the network holds its classifier.
+
+        Trailing layers without weights (activations, dropout, soft-max) are skipped; a weighted layer,
+        a group or a block call is the answer (the last two are searched in turn); anything else
+        (a residual, a concat) means the network ends without a classifier head.
+        """
+        for i in range(len(items) - 1, -1, -1):
+            item = items[i].element if isinstance(items[i], ast.Labelled) else items[i]
+            if isinstance(item, ast.Default):
                 continue
-            if not isinstance(layer, ast.Layer):
-                return
-            found = lookup(layer.op)
-            if found is None:
-                return
-            if found[0].weighted:
-                self.heads.add(id(layer))
-                return
+            if isinstance(item, ast.Group) or (isinstance(item, ast.Layer) and item.op in self.blocks):
+                return i
+            if not isinstance(item, ast.Layer):
+                return None
+            found = lookup(item.op)
+            if found is None or found[0].weighted:
+                return i
+        return None
 
     # ------------------------------------------------------------ bodies and elements
 
-    def body(self, items, shape: Shape, scope: Scope) -> tuple[list, Shape]:
+    def body(self, items, shape: Shape, scope: Scope, tail: bool = False) -> tuple[list, Shape]:
+        """Elaborate a sequence; `tail` says it ends the network (or a side output): the head rule."""
         # `in`: the channels entering the enclosing block, group, branch or repeat
         outer_env, scope.env = scope.env, {**scope.env, "in": shape[0]}
         try:
-            return self._body(items, shape, scope)
+            return self._body(items, shape, scope, tail)
         finally:
             scope.env = outer_env
 
-    def _body(self, items, shape: Shape, scope: Scope) -> tuple[list, Shape]:
+    def _body(self, items, shape: Shape, scope: Scope, tail: bool) -> tuple[list, Shape]:
         nodes: list = []
         defaults_copied = False
         elements = [item for item in items if not isinstance(item, ast.Default)]
+        head_at = self.head_position(elements) if tail else None
         position = 0
         for item in items:
             if isinstance(item, ast.Default):
@@ -260,7 +265,8 @@ class Elaborator:
                 continue
             position += 1
             nxt = elements[position] if position < len(elements) else None
-            new, shape = self.element(item, shape, scope, label=None, followed_by_bn=_is_bn(nxt))
+            new, shape = self.element(item, shape, scope, label=None, followed_by_bn=_is_bn(nxt),
+                                      tail=position - 1 == head_at)
             nodes.extend(new)
         return nodes, shape
 
@@ -280,12 +286,15 @@ class Elaborator:
             current[arg.name] = (arg.value, scope.env, scope.filename)
         scope.defaults[spec.name] = current
 
-    def element(self, item, shape: Shape, scope: Scope, label: str | None, followed_by_bn: bool = False):
+    def element(self, item, shape: Shape, scope: Scope, label: str | None, followed_by_bn: bool = False,
+                tail: bool = False):
         if isinstance(item, ast.Labelled):
             if label is not None:
                 raise error("a layer can have one label", span_of(item.loc, scope.filename), code="syntax")
-            return self.element(item.element, shape, scope, item.label, followed_by_bn)
+            return self.element(item.element, shape, scope, item.label, followed_by_bn, tail)
         handler = getattr(self, "el_" + type(item).__name__)
+        if isinstance(item, (ast.Layer, ast.Group)):
+            return handler(item, shape, scope, label, followed_by_bn, tail)
         return handler(item, shape, scope, label, followed_by_bn)
 
     def name_for(self, scope: Scope, label: str | None, base: str, loc: ast.Loc) -> tuple[str, str | None]:
@@ -295,7 +304,7 @@ class Elaborator:
 
     def el_Repeat(self, item: ast.Repeat, shape, scope: Scope, label, followed_by_bn):
         times = self.as_int(evaluate(item.times, scope.env, scope.filename), item.times, scope, "a repeat count",
-                            minimum=1)
+                            minimum=0)
         if label is not None:
             raise error("label the layers inside a repeat, or put the repeat in a labelled group: "
                         "stage1: { [block]x3 }", span_of(item.loc, scope.filename), code="syntax")
@@ -305,16 +314,16 @@ class Elaborator:
             nodes.extend(new)
         return nodes, shape
 
-    def el_Group(self, item: ast.Group, shape, scope: Scope, label, followed_by_bn):
+    def el_Group(self, item: ast.Group, shape, scope: Scope, label, followed_by_bn, tail=False):
         name, label = self.name_for(scope, label, "group", item.loc)
         inner = scope.child(name)
-        children, out = self.body(item.body.items, shape, inner)
+        children, out = self.body(item.body.items, shape, inner, tail)
         return [ir.Seq(path=inner.path, label=label, span=span_of(item.loc, scope.filename), in_shape=_dims(shape),
                        out_shape=_dims(out), children=tuple(children))], out
 
-    def el_Layer(self, item: ast.Layer, shape, scope: Scope, label, followed_by_bn):
+    def el_Layer(self, item: ast.Layer, shape, scope: Scope, label, followed_by_bn, tail=False):
         if item.op in self.blocks:
-            return self.call_block(item, shape, scope, label)
+            return self.call_block(item, shape, scope, label, tail)
         found = lookup(item.op)
         if found is None:
             where = span_of(item.loc, scope.filename)
@@ -327,6 +336,7 @@ class Elaborator:
                 suggestion = f"a repeat is written right after a bracketed group: [conv3-64]{item.op}"
             raise error(f"unknown layer or block `{_short(item.op)}`", where, code="undefined", help=suggestion)
         spec, kernel = found
+        self.head = item if tail else None
         args = self.bind_args(spec, item, scope)
         return self.builtin(spec, kernel, args, item, shape, scope, label, followed_by_bn)
 
@@ -361,7 +371,7 @@ class Elaborator:
         if scope.apply_defaults:
             for name, (expr, env, filename) in scope.defaults.get(spec.name, {}).items():
                 if name not in out:
-                    if name == "after" and id(item) in self.heads:
+                    if name == "after" and self.head is item:
                         continue  # the head rule
                     out[name] = (self.value(expr, env, filename), getattr(expr, "loc", item.loc))
         return out
@@ -636,7 +646,7 @@ class Elaborator:
 
     # ------------------------------------------------------------ blocks
 
-    def call_block(self, item: ast.Layer, shape, scope: Scope, label):
+    def call_block(self, item: ast.Layer, shape, scope: Scope, label, tail: bool = False):
         info = self.blocks[item.op]
         block = info.definition
         where = span_of(item.loc, scope.filename)
@@ -678,7 +688,7 @@ class Elaborator:
         inner = scope.child(name, env=env, filename=info.filename)
         self.call_stack.append(block.name)
         try:
-            children, out = self.body(block.body.items, shape, inner)
+            children, out = self.body(block.body.items, shape, inner, tail)
         finally:
             self.call_stack.pop()
         return [ir.Seq(path=inner.path, label=label, span=where, in_shape=_dims(shape), out_shape=_dims(out),
@@ -840,8 +850,7 @@ class Elaborator:
         path_name = scope.claim(item.name, where)
         node_scope = scope.child(path_name)
         body_scope = node_scope.child("body")
-        self.mark_heads(item.body.items)
-        children, out = self.body(item.body.items, shape, body_scope)
+        children, out = self.body(item.body.items, shape, body_scope, tail=True)
         body = ir.Seq(path=body_scope.path, span=where, in_shape=_dims(shape), out_shape=_dims(out),
                       children=tuple(children))
         return [ir.Side(path=node_scope.path, span=where, in_shape=_dims(shape), out_shape=_dims(shape),

@@ -178,3 +178,27 @@ def test_vgg_column_d_in_paper_notation():
 def test_input_override(override, expected):
     net = netspec.parse("network t\ninput 3x32x32\nconv3-8", input=override)
     assert net.input_shape == expected
+
+
+def test_head_rule_reaches_into_groups_and_block_calls():
+    net = netspec.parse("""
+network t
+input 3x8x8
+default fc(after=[relu dropout])
+block head(n) { dropout fc-64 fc-{n} }
+conv3-8
+side aux { gap fc-32 fc-10 }
+gap
+classifier: { dropout fc-128 head(10) } soft-max
+""")
+    paths = [n.path for n in ir.layers(net.body)]
+    # the final fc of the network and of the side output are bare; every other fc has its defaults
+    assert paths[-2:] == ["classifier.head1.fc2", "softmax1"]
+    assert "aux.body.fc2" in paths and paths[paths.index("aux.body.fc2") + 1] == "gap1"
+    assert paths[paths.index("classifier.head1.fc1") + 1:][:2] == ["classifier.head1.relu1",
+                                                                   "classifier.head1.dropout2"]
+
+
+def test_repeat_zero_times_is_empty():
+    net = netspec.parse("network t(n=1)\ninput 3x8x8\nconv3-4 [conv3-8]x{n - 1} conv3-2")
+    assert [n.out_channels for n in ir.layers(net.body)] == [4, 2]
