@@ -304,3 +304,11 @@ def test_lint_github_annotation_for_a_spec_error(tmp_path, capsys):
     assert run_cli("lint", "--format", "github", str(broken)) == 1
     (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("::error")]
     assert re.match(r"::error file=[^,]*broken\.net,line=3,col=1,", line)
+
+
+def test_unknown_lint_id_is_located_on_its_lint_off_line(tmp_path, capsys):
+    spec = write(tmp_path, "network t\ninput 3x32x32\nlint off large-fc, stride-tilling\nconv3-8 relu gap fc-2\n")
+    assert run_cli("lint", "--format", "json", spec) == 0
+    (d,) = [d for d in json.loads(capsys.readouterr().out)["files"][0]["diagnostics"] if d["code"] == "unknown-lint"]
+    assert (d["line"], d["column"], d["end_column"]) == (3, 20, 34)
+    assert d["help"] == "did you mean `stride-tiling`?"
