@@ -543,3 +543,17 @@ def test_zoo_refuses_a_readme_without_markers(tmp_path, capsys):
     assert zoo.run(argparse.Namespace(format="text", update_readme=str(readme))) == 2
     assert "markers" in capsys.readouterr().err and readme.read_text() == "# no markers\n"
     assert zoo.run(argparse.Namespace(format="text", update_readme=str(tmp_path / "missing.md"))) == 3
+
+
+def test_cli_lints_the_zoo_clean_and_regenerates_a_readme(cli, tmp_path):
+    done = cli("lint", "specs/")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 errors, 0 warnings" in done.stdout + done.stderr
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- zoo:start -->\n<!-- zoo:end -->\n")
+    done = cli("zoo", "--update-readme", str(readme))
+    assert done.returncode == 0, done.stderr
+    assert "| [densenet121](specs/densenet121.net) | 7,978,856 | 2.83 G | 3x224x224 |" in readme.read_text()
+    done = cli("summary", "resnet50", "--set", "num_classes=10", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert '"trainable_params": 23528522' in done.stdout
