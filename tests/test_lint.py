@@ -154,7 +154,9 @@ def test_update_rewrites_expect_lines_in_place(tmp_path, capsys):
     original = MNIST + "expect params 1   # from Keras\nexpect macs 9.99M\n"
     spec.write_text(original)
     assert run_cli("lint", str(spec)) == 1
+    capsys.readouterr()
     assert run_cli("lint", "--update", str(spec)) == 0
+    assert "updated expect lines: params 1 -> 93322; macs 9.99M -> 2.79M; output (added) 10" in capsys.readouterr().out
     text = spec.read_text()
     assert "expect params 93322   # from Keras\n" in text
     assert "expect macs 2.79M\n" in text

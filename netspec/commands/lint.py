@@ -38,6 +38,7 @@ class Result:
     diagnostics: list = field(default_factory=list)
     sources: dict = field(default_factory=dict)
     updated: bool = False
+    changes: list = field(default_factory=list)  # "params 1 -> 93322", "output (added) 10"
 
 
 def _usage(message: str) -> int:
@@ -90,6 +91,7 @@ def check_file(path: Path, disable: set[str], update: bool) -> Result:
         if new != text:
             write_atomic(path, new)
             result.updated = True
+            result.changes = _changes(network, analysis)
             result.sources[str(path)] = new
             network = parse(new, str(path))  # spans of the rewritten file, for the lints below
     result.diagnostics += check(network, analysis)
@@ -115,6 +117,20 @@ def _lint_off_span(text: str, filename: str, message: str):
             col = m.start(1) + 1
             return Span(file=filename, line=number, column=col, end_line=number, end_column=col + len(name))
     return None
+
+
+def _changes(network, analysis) -> list[str]:
+    from ..analysis.expect import actual, matches, render_like
+
+    out, have = [], set()
+    for exp in network.expects:
+        have.add(exp.what)
+        value = actual(exp.what, analysis)
+        if value is not None and not matches(exp.value, value):
+            out.append(f"{exp.what} {exp.value} -> {render_like(exp.value, value)}")
+    out += [f"{what} (added) {actual(what, analysis)}" for what in ("params", "macs", "output")
+            if what not in have and actual(what, analysis) is not None]
+    return out
 
 
 def _is_library(err, text: str | None, path: Path) -> bool:
@@ -164,7 +180,7 @@ def _text(results, errors, warnings) -> str:
     out = []
     for r in results:
         if r.updated:
-            out.append(f"{r.path}: updated expect lines")
+            out.append(f"{r.path}: updated expect lines: {'; '.join(r.changes)}")
         out += [d.render(r.sources) + "\n" for d in r.diagnostics]  # a blank line between findings
     n = len(results)
     out.append(f"{n} spec{'s' if n != 1 else ''} checked: {errors} error{'s' if errors != 1 else ''}, "
@@ -185,6 +201,7 @@ def _json(results, errors, warnings) -> str:
     files = [{
         "path": r.path,
         "updated": r.updated,
+        "changes": r.changes,
         "diagnostics": [{"level": d.level, "code": d.code, "message": d.message, **_where(d, r.path),
                          "help": d.help, "notes": list(d.notes)} for d in r.diagnostics],
     } for r in results]
