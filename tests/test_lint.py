@@ -314,3 +314,16 @@ def test_unknown_lint_id_is_located_on_its_lint_off_line(tmp_path, capsys):
     (d,) = [d for d in json.loads(capsys.readouterr().out)["files"][0]["diagnostics"] if d["code"] == "unknown-lint"]
     assert (d["line"], d["column"], d["end_column"]) == (3, 20, 34)
     assert d["help"] == "did you mean `stride-tiling`?"
+
+
+def test_cli_summary_and_lint_never_import_torch():
+    """Through the real `netspec` entry point, with every subcommand registered."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom netspec.cli import main\n"
+            "assert main(['summary', 'resnet50', '--format', 'json']) == 0\n"
+            f"assert main(['lint', {str(LINT_SPECS)!r}]) == 0\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
