@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -114,8 +115,8 @@ class Elaborator:
                         help="write the layers after the `input` line, e.g. `conv3-64 relu maxpool fc-10`")
         root = Scope("", env, {}, filename)
         children, out_shape = self.body(body_items, in_shape, root, tail=True)
-        body = ir.Seq(path="", in_shape=_dims(in_shape), out_shape=_dims(out_shape), children=tuple(children))
-        return ir.Network(
+        body = ir.Seq.model_construct(path="", in_shape=_dims(in_shape), out_shape=_dims(out_shape), children=tuple(children))
+        return ir.Network.model_construct(
             name=name, source=None if filename.startswith("<") else filename,
             params={k: v for k, v in env.items() if not k.startswith("_") and k != "in"},
             meta=meta, input_shape=_dims(in_shape), constraints=self.constraints.describe(), body=body,
@@ -170,7 +171,7 @@ class Elaborator:
         if st.what not in allowed:
             raise error(f"unknown expectation `{st.what}`", span_of(st.loc, filename), code="undefined",
                         help=did_you_mean(st.what, allowed) or f"expect one of: {', '.join(allowed)}")
-        return ir.Expect(what=st.what, value=st.value, span=span_of(st.loc, filename))
+        return ir.Expect.model_construct(what=st.what, value=st.value, span=span_of(st.loc, filename))
 
     def define_block(self, st: ast.BlockDef, filename: str) -> None:
         where = span_of(st.loc, filename)
@@ -189,8 +190,7 @@ class Elaborator:
         self.blocks[st.name] = BlockInfo(st, filename)
 
     def import_file(self, st: ast.ImportDecl, filename: str) -> None:
-        from .frontend import read_spec_text, zoo_dir
-        from .parser import parse_tree
+        from .frontend import zoo_dir
 
         where = span_of(st.loc, filename)
         base = Path(filename).parent if not filename.startswith("<") else Path.cwd()
@@ -204,8 +204,7 @@ class Elaborator:
             return
         self.imported.add(path)
         try:
-            text = read_spec_text(path)
-            tree = parse_tree(text, str(path))
+            text, tree = _parse_library(str(path), path.stat().st_mtime_ns)
         except SpecError as exc:
             raise SpecError(exc.diagnostics + (_imported_from(where),), {**exc.sources, **self.sources}) from None
         self.sources[str(path)] = text
@@ -318,7 +317,7 @@ class Elaborator:
         name, label = self.name_for(scope, label, "group", item.loc)
         inner = scope.child(name)
         children, out = self.body(item.body.items, shape, inner, tail)
-        return [ir.Seq(path=inner.path, label=label, span=span_of(item.loc, scope.filename), in_shape=_dims(shape),
+        return [ir.Seq.model_construct(path=inner.path, label=label, span=span_of(item.loc, scope.filename), in_shape=_dims(shape),
                        out_shape=_dims(out), children=tuple(children))], out
 
     def el_Layer(self, item: ast.Layer, shape, scope: Scope, label, followed_by_bn, tail=False):
@@ -477,7 +476,8 @@ class Elaborator:
                 plain = Scope(scope.path, scope.env, scope.defaults, scope.filename, scope.used, scope.counters,
                               apply_defaults=False)
                 more, out = self.body(after.items, out, plain)
-                named.extend(more)
+                # the layers a default appends point at the layer they follow, in its own file
+                named.extend(m.model_copy(update={"span": where}) for m in more)
         return named, out
 
     def feature_map(self, shape, spec: OpSpec, where) -> None:
@@ -520,7 +520,7 @@ class Elaborator:
         oh = self.spatial(h, kernel[0], stride[0], padding[0], padding[1], dilation[0], False, "this conv", shape, where)
         ow = self.spatial(w, kernel[1], stride[1], padding[2], padding[3], dilation[1], False, "this conv", shape, where)
         out = (out_c, oh, ow)
-        node = ir.Conv(path="", in_shape=_dims(shape), out_shape=_dims(out), in_channels=c_in, out_channels=out_c,
+        node = ir.Conv.model_construct(path="", in_shape=_dims(shape), out_shape=_dims(out), in_channels=c_in, out_channels=out_c,
                        kernel=kernel, stride=stride, padding=padding, dilation=dilation, groups=groups, bias=bias)
         return node, out
 
@@ -548,11 +548,11 @@ class Elaborator:
                             help="pool to a fixed size first (gap or adaptive_avgpool-7x7), or give the input "
                                  "size with --input")
             flat = shape[0] * shape[1] * shape[2]
-            nodes.append(ir.Flatten(path="", in_shape=_dims(shape), out_shape=(flat,)))
+            nodes.append(ir.Flatten.model_construct(path="", in_shape=_dims(shape), out_shape=(flat,)))
             shape = (flat,)
         bias = self.as_bool(get("bias", True), loc("bias"), scope, "bias")
         out = (features,)
-        nodes.append(ir.Linear(path="", in_shape=_dims(shape), out_shape=out, in_features=shape[0],
+        nodes.append(ir.Linear.model_construct(path="", in_shape=_dims(shape), out_shape=out, in_features=shape[0],
                                out_features=features, bias=bias))
         return nodes, out
 
@@ -578,7 +578,7 @@ class Elaborator:
         out = (c, oh, ow)
         mode = "max" if spec.name == "maxpool" else "avg"
         include = self.as_bool(get("count_include_pad", True), loc("count_include_pad"), scope, "count_include_pad")
-        return ir.Pool(path="", in_shape=_dims(shape), out_shape=_dims(out), mode=mode, kernel=kernel, stride=stride,
+        return ir.Pool.model_construct(path="", in_shape=_dims(shape), out_shape=_dims(out), mode=mode, kernel=kernel, stride=stride,
                        padding=pad, ceil_mode=ceil, count_include_pad=include), out
 
     op_maxpool = op_pool
@@ -590,7 +590,7 @@ class Elaborator:
                                                                        "the output size")
         mode = "max" if spec.name in ("gmp", "adaptive_maxpool") else "avg"
         out = (shape[0],) + size
-        return ir.AdaptivePool(path="", in_shape=_dims(shape), out_shape=_dims(out), mode=mode,
+        return ir.AdaptivePool.model_construct(path="", in_shape=_dims(shape), out_shape=_dims(out), mode=mode,
                                output_size=size), out
 
     op_gap = op_gmp = op_adaptive_avgpool = op_adaptive_maxpool = op_adaptive
@@ -598,12 +598,12 @@ class Elaborator:
     def op_bn(self, *, get, loc, shape, scope, **_):
         eps = self.as_float(get("eps", 1e-5), loc("eps"), scope, "eps", low=0)
         momentum = self.as_float(get("momentum", 0.1), loc("momentum"), scope, "momentum", low=0, high=1)
-        return ir.BatchNorm(path="", in_shape=_dims(shape), out_shape=_dims(shape), num_features=shape[0], eps=eps,
+        return ir.BatchNorm.model_construct(path="", in_shape=_dims(shape), out_shape=_dims(shape), num_features=shape[0], eps=eps,
                             momentum=momentum), shape
 
     def op_lrn(self, *, spec, get, loc, shape, scope, where, **_):
         self.feature_map(shape, spec, where)
-        return ir.LRN(path="", in_shape=_dims(shape), out_shape=_dims(shape),
+        return ir.LRN.model_construct(path="", in_shape=_dims(shape), out_shape=_dims(shape),
                       size=self.as_int(get("size", 5), loc("size"), scope, "the LRN size"),
                       alpha=self.as_float(get("alpha", 1e-4), loc("alpha"), scope, "alpha"),
                       beta=self.as_float(get("beta", 0.75), loc("beta"), scope, "beta"),
@@ -611,14 +611,14 @@ class Elaborator:
 
     def op_dropout(self, *, get, loc, shape, scope, **_):
         p = self.as_float(get("p", 0.5), loc("p"), scope, "the dropout probability", low=0, high=1)
-        return ir.Dropout(path="", in_shape=_dims(shape), out_shape=_dims(shape), p=p), shape
+        return ir.Dropout.model_construct(path="", in_shape=_dims(shape), out_shape=_dims(shape), p=p), shape
 
     def op_flatten(self, *, shape, where, **_):
         if len(shape) == 3 and not all(isinstance(d, int) for d in shape):
             raise error(f"flatten needs a fixed input size, but the feature map is {_fmt_shape(shape)}", where,
                         code="shape", help="give the input size with --input")
         flat = shape[0] * shape[1] * shape[2] if len(shape) == 3 else shape[0]
-        return ir.Flatten(path="", in_shape=_dims(shape), out_shape=(flat,)), (flat,)
+        return ir.Flatten.model_construct(path="", in_shape=_dims(shape), out_shape=(flat,)), (flat,)
 
     def op_upsample(self, *, spec, get, loc, shape, scope, where, **_):
         self.feature_map(shape, spec, where)
@@ -628,7 +628,7 @@ class Elaborator:
             out = (shape[0], scale(shape[1], factor), scale(shape[2], factor))
         except ValueError as exc:
             raise error(str(exc), where, code="shape") from None
-        return ir.Upsample(path="", in_shape=_dims(shape), out_shape=_dims(out), scale=factor, mode=mode), out
+        return ir.Upsample.model_construct(path="", in_shape=_dims(shape), out_shape=_dims(out), scale=factor, mode=mode), out
 
     def op_activation(self, *, spec, get, loc, shape, scope, **_):
         alpha = None
@@ -641,7 +641,7 @@ class Elaborator:
             alpha = 0.25
             if self.as_bool(get("channels", False), loc("channels"), scope, "channels"):
                 num_parameters = shape[0]
-        return ir.Activation(path="", in_shape=_dims(shape), out_shape=_dims(shape), fn=spec.name, alpha=alpha,
+        return ir.Activation.model_construct(path="", in_shape=_dims(shape), out_shape=_dims(shape), fn=spec.name, alpha=alpha,
                              num_parameters=num_parameters), shape
 
     # ------------------------------------------------------------ blocks
@@ -691,7 +691,7 @@ class Elaborator:
             children, out = self.body(block.body.items, shape, inner, tail)
         finally:
             self.call_stack.pop()
-        return [ir.Seq(path=inner.path, label=label, span=where, in_shape=_dims(shape), out_shape=_dims(out),
+        return [ir.Seq.model_construct(path=inner.path, label=label, span=where, in_shape=_dims(shape), out_shape=_dims(out),
                        children=tuple(children), block=block.name)], out
 
     # ------------------------------------------------------------ composition
@@ -704,11 +704,11 @@ class Elaborator:
         for i, body in enumerate(item.branches, 1):
             inner = node_scope.child(f"branch{i}")
             children, out = self.body(body.items, shape, inner)
-            branches.append(ir.Seq(path=inner.path, span=span_of(body.loc, scope.filename) if body.loc else where,
+            branches.append(ir.Seq.model_construct(path=inner.path, span=span_of(body.loc, scope.filename) if body.loc else where,
                                    in_shape=_dims(shape), out_shape=_dims(out), children=tuple(children)))
             shapes.append(out)
         out = self.join_channels(shapes, [b.span for b in branches], where, "the branches of this concat")
-        return [ir.Concat(path=node_scope.path, label=label, span=where, in_shape=_dims(shape), out_shape=_dims(out),
+        return [ir.Concat.model_construct(path=node_scope.path, label=label, span=where, in_shape=_dims(shape), out_shape=_dims(out),
                           branches=tuple(branches))], out
 
     def join_channels(self, shapes, spans, where, what: str) -> Shape:
@@ -733,7 +733,7 @@ class Elaborator:
         node_scope = scope.child(name)
         body_scope = node_scope.child("body")
         children, out = self.body(item.body.items, shape, body_scope)
-        body = ir.Seq(path=body_scope.path, span=where, in_shape=_dims(shape), out_shape=_dims(out),
+        body = ir.Seq.model_construct(path=body_scope.path, span=where, in_shape=_dims(shape), out_shape=_dims(out),
                       children=tuple(children))
         short_scope = node_scope.child("shortcut")
         shortcut = None
@@ -744,7 +744,7 @@ class Elaborator:
             if s_out != out:
                 raise error(f"the residual body gives {_fmt_shape(out)} but its shortcut gives {_fmt_shape(s_out)}; "
                             f"they must match to be added", where, code="shape-mismatch")
-            shortcut = ir.Seq(path=short_scope.path, span=span_of(item.shortcut.loc, scope.filename)
+            shortcut = ir.Seq.model_construct(path=short_scope.path, span=span_of(item.shortcut.loc, scope.filename)
                               if item.shortcut.loc else where, in_shape=_dims(shape), out_shape=_dims(out),
                               children=tuple(s_children))
         elif out != shape or mode in ("project", "pad"):
@@ -753,7 +753,7 @@ class Elaborator:
                             f"gives {_fmt_shape(out)}, and the shortcut is the identity", where,
                             code="shape-mismatch", help="use shortcut=project (a 1x1 conv + bn) or shortcut=pad")
             shortcut = self.shortcut(mode, shape, out, short_scope, where)
-        return [ir.Residual(path=node_scope.path, label=label, span=where, in_shape=_dims(shape),
+        return [ir.Residual.model_construct(path=node_scope.path, label=label, span=where, in_shape=_dims(shape),
                             out_shape=_dims(out), body=body, shortcut=shortcut)], out
 
     def shortcut(self, mode: str, shape, out, scope: Scope, where) -> ir.Seq:
@@ -781,17 +781,17 @@ class Elaborator:
                 raise error(f"shortcut=pad can only add channels ({c_in} -> {out[0]})", where, code="shape-mismatch",
                             help="use shortcut=project")
             mid = (c_in,) + tuple(out[1:])
-            nodes.append(ir.Pool(path=scope.join("subsample"), span=where, in_shape=_dims(shape), out_shape=_dims(mid),
+            nodes.append(ir.Pool.model_construct(path=scope.join("subsample"), span=where, in_shape=_dims(shape), out_shape=_dims(mid),
                                  mode="max", kernel=(1, 1), stride=stride))
             extra = out[0] - c_in
-            nodes.append(ir.ChannelPad(path=scope.join("pad"), span=where, in_shape=_dims(mid), out_shape=_dims(out),
+            nodes.append(ir.ChannelPad.model_construct(path=scope.join("pad"), span=where, in_shape=_dims(mid), out_shape=_dims(out),
                                        before=extra // 2, after=extra - extra // 2))
         else:
-            nodes.append(ir.Conv(path=scope.join("conv"), span=where, in_shape=_dims(shape), out_shape=_dims(out),
+            nodes.append(ir.Conv.model_construct(path=scope.join("conv"), span=where, in_shape=_dims(shape), out_shape=_dims(out),
                                  in_channels=c_in, out_channels=out[0], kernel=(1, 1), stride=stride, bias=False))
-            nodes.append(ir.BatchNorm(path=scope.join("bn"), span=where, in_shape=_dims(out), out_shape=_dims(out),
+            nodes.append(ir.BatchNorm.model_construct(path=scope.join("bn"), span=where, in_shape=_dims(out), out_shape=_dims(out),
                                       num_features=out[0]))
-        return ir.Seq(path=scope.path, span=where, in_shape=_dims(shape), out_shape=_dims(out), children=tuple(nodes))
+        return ir.Seq.model_construct(path=scope.path, span=where, in_shape=_dims(shape), out_shape=_dims(out), children=tuple(nodes))
 
     def el_DenseBlock(self, item: ast.DenseBlock, shape, scope: Scope, label, followed_by_bn):
         where = span_of(item.loc, scope.filename)
@@ -818,10 +818,10 @@ class Elaborator:
                 raise error(f"a dense layer must keep the height and width ({_fmt_shape(current)} became "
                             f"{_fmt_shape(out)}), so that its output can be concatenated", where,
                             code="shape-mismatch", help="use padding 'same' and stride 1 inside a dense block")
-            layers.append(ir.Seq(path=inner.path, span=where, in_shape=_dims(current), out_shape=_dims(out),
+            layers.append(ir.Seq.model_construct(path=inner.path, span=where, in_shape=_dims(current), out_shape=_dims(out),
                                  children=tuple(children)))
             current = (current[0] + out[0],) + tuple(current[1:])
-        return [ir.Dense(path=node_scope.path, label=label, span=where, in_shape=_dims(shape),
+        return [ir.Dense.model_construct(path=node_scope.path, label=label, span=where, in_shape=_dims(shape),
                          out_shape=_dims(current), layers=tuple(layers))], current
 
     def el_GateBlock(self, item: ast.GateBlock, shape, scope: Scope, label, followed_by_bn):
@@ -835,9 +835,9 @@ class Elaborator:
             raise error(f"a gate multiplies its input ({_fmt_shape(shape)}) by its body's output, which must have "
                         f"the same channels, one value per channel; got {_fmt_shape(out)}", where,
                         code="shape-mismatch", help=f"end the gate's body with fc-{shape[0]} sigmoid")
-        body = ir.Seq(path=body_scope.path, span=where, in_shape=_dims(shape), out_shape=_dims(out),
+        body = ir.Seq.model_construct(path=body_scope.path, span=where, in_shape=_dims(shape), out_shape=_dims(out),
                       children=tuple(children))
-        return [ir.Gate(path=node_scope.path, label=label, span=where, in_shape=_dims(shape), out_shape=_dims(shape),
+        return [ir.Gate.model_construct(path=node_scope.path, label=label, span=where, in_shape=_dims(shape), out_shape=_dims(shape),
                         body=body)], shape
 
     def el_SideBlock(self, item: ast.SideBlock, shape, scope: Scope, label, followed_by_bn):
@@ -851,9 +851,9 @@ class Elaborator:
         node_scope = scope.child(path_name)
         body_scope = node_scope.child("body")
         children, out = self.body(item.body.items, shape, body_scope, tail=True)
-        body = ir.Seq(path=body_scope.path, span=where, in_shape=_dims(shape), out_shape=_dims(out),
+        body = ir.Seq.model_construct(path=body_scope.path, span=where, in_shape=_dims(shape), out_shape=_dims(out),
                       children=tuple(children))
-        return [ir.Side(path=node_scope.path, span=where, in_shape=_dims(shape), out_shape=_dims(shape),
+        return [ir.Side.model_construct(path=node_scope.path, span=where, in_shape=_dims(shape), out_shape=_dims(shape),
                         output=item.name, body=body)], shape
 
     def el_SaveRef(self, item: ast.SaveRef, shape, scope: Scope, label, followed_by_bn):
@@ -863,7 +863,7 @@ class Elaborator:
                         labels=[Label(self.saved[item.name][1], "first defined here")])
         self.saved[item.name] = (shape, where)
         name = scope.claim(label, where) if label else scope.auto_name("save")
-        return [ir.Save(path=scope.join(name), label=label, span=where, in_shape=_dims(shape), out_shape=_dims(shape),
+        return [ir.Save.model_construct(path=scope.join(name), label=label, span=where, in_shape=_dims(shape), out_shape=_dims(shape),
                         ref=item.name)], shape
 
     def el_MergeRefs(self, item: ast.MergeRefs, shape, scope: Scope, label, followed_by_bn):
@@ -885,7 +885,7 @@ class Elaborator:
             spans = [where] + [self.saved[r][1] for r in item.refs]
             out = self.join_channels([shape] + shapes, spans, where, "the tensors joined here")
         name, label = self.name_for(scope, label, item.mode, item.loc)
-        return [ir.Merge(path=scope.join(name), label=label, span=where, in_shape=_dims(shape), out_shape=_dims(out),
+        return [ir.Merge.model_construct(path=scope.join(name), label=label, span=where, in_shape=_dims(shape), out_shape=_dims(out),
                          mode=item.mode, refs=item.refs, ref_shapes=tuple(_dims(s) for s in shapes))], out
 
 
@@ -934,7 +934,7 @@ def _fmt_shape(shape) -> str:
 
 
 def _file_span(filename: str) -> ir.Span:
-    return ir.Span(file=filename, line=1, column=1, end_line=1, end_column=1)
+    return ir.Span.model_construct(file=filename, line=1, column=1, end_line=1, end_column=1)
 
 
 def _imported_from(where: ir.Span):
@@ -968,6 +968,16 @@ def architecture_hash(body: ir.Seq) -> str:
     for node in ir.walk(body):
         h.update(repr(sorted(node.model_dump(exclude=skip).items())).encode())
     return h.hexdigest()
+
+
+@lru_cache(maxsize=64)
+def _parse_library(path: str, mtime_ns: int) -> tuple[str, ast.SpecFile]:
+    """An imported file's text and tree, parsed once per process (`lint specs/` imports lib/ often)."""
+    from .frontend import read_spec_text
+    from .parser import parse_tree
+
+    text = read_spec_text(Path(path))
+    return text, parse_tree(text, path)
 
 
 def is_library(tree: ast.SpecFile) -> bool:

@@ -50,7 +50,7 @@ _RESERVED = {"true": True, "false": False}
 
 
 def span_of(loc: ast.Loc, filename: str) -> Span:
-    return Span(file=filename, line=loc.line, column=loc.column, end_line=loc.end_line, end_column=loc.end_column)
+    return Span.model_construct(file=filename, line=loc.line, column=loc.column, end_line=loc.end_line, end_column=loc.end_column)
 
 
 def evaluate(expr: ast.Expr, env: Mapping[str, Value], filename: str) -> Value:

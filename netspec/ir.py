@@ -22,7 +22,10 @@ Pair = tuple[int, int]
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # The elaborator builds nodes with model_construct (its values are checked as it goes, and a
+    # test validates every zoo network); validation schemas are built only when something asks
+    # for them, e.g. model_validate_json, which keeps `netspec lint` from paying for them.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Span(Frozen):
@@ -249,14 +252,6 @@ class Network(Frozen):
     def side_outputs(self) -> tuple[str, ...]:
         return tuple(n.output for n in walk(self.body) if isinstance(n, Side))
 
-
-Seq.model_rebuild()
-Concat.model_rebuild()
-Residual.model_rebuild()
-Dense.model_rebuild()
-Gate.model_rebuild()
-Side.model_rebuild()
-Network.model_rebuild()
 
 
 def children(node: NodeBase) -> tuple[NodeBase, ...]:

@@ -297,7 +297,7 @@ def _describe_expected(expected: set[str]) -> str:
 
 
 def _span(filename: str, line: int, column: int, width: int = 1) -> Span:
-    return Span(file=filename, line=line, column=column, end_line=line, end_column=column + max(width, 1))
+    return Span.model_construct(file=filename, line=line, column=column, end_line=line, end_column=column + max(width, 1))
 
 
 def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Diagnostic:

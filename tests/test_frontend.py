@@ -57,3 +57,20 @@ def test_zoo_names_resolve_and_grammar_is_package_data():
 
     assert resources.files("netspec.grammars").joinpath("netspec.lark").is_file()
     assert netspec.frontend.zoo_dir().joinpath("__init__.py").is_file()
+
+
+def test_every_zoo_network_is_valid_ir():
+    """The elaborator builds nodes without re-validating them; pydantic must accept all it builds."""
+    from netspec.frontend import zoo_dir
+
+    for path in sorted(zoo_dir().glob("*.net")):
+        net = netspec.load(path)
+        assert netspec.Network.model_validate(net.model_dump()) == net, path.name
+
+
+def test_after_defaults_point_at_their_layer():
+    net = netspec.parse("network t\ninput 3x8x8\ndefault conv(after=[bn relu])\n\nconv3-4\n  conv3-4",
+                        filename="s.net")
+    spans = [(n.path, n.span.line, n.span.column) for n in ir.layers(net.body)]
+    assert spans[:3] == [("conv1", 5, 1), ("bn1", 5, 1), ("relu1", 5, 1)]
+    assert spans[3][1:] == (6, 3)
