@@ -1,0 +1,119 @@
+"""`netspec train SPEC`: train a network from its spec; checkpoints, curves and metrics in --out."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .common import set_pairs
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    return n
+
+
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got {text!r}")
+    return n
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train", help="train a network on local data (default: scikit-learn's digits)",
+        description="Train a spec. Without --data it trains on scikit-learn's 8x8 digits resized to the "
+                    "spec's input, so `netspec train lenet5` works offline. Settings come from the defaults, "
+                    "then --config FILE (TOML), then the command line. Run it under torchrun for "
+                    "several processes (DistributedDataParallel).",
+        epilog="data sources: digits | idx:DIR (MNIST, Fashion-MNIST) | cifar10:DIR | cifar100:DIR | "
+               "folder:DIR (DIR/<class>/*.png) | DIR (recognised by its files). Nothing is downloaded.")
+    p.add_argument("spec", metavar="SPEC", help="a .net file, or the name of a zoo spec (lenet5)")
+    p.add_argument("--data", metavar="SOURCE", help="where the images come from (default: digits)")
+    p.add_argument("--config", metavar="FILE", help="a TOML file of training settings (top level or [train])")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: runs/<network name>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--epochs", type=_positive, metavar="N", help="passes over the training data (default 30)")
+    g.add_argument("--batch-size", type=_positive, metavar="N", help="global batch size (default 64)")
+    g.add_argument("--optimizer", choices=("sgd", "adam", "adamw", "rmsprop"), help="default adam")
+    g.add_argument("--lr", type=float, metavar="X",
+                   help="learning rate (default: adam/adamw 3e-3, sgd 0.05, rmsprop 1e-3)")
+    g.add_argument("--momentum", type=float, metavar="X", help="sgd/rmsprop momentum (default 0.9)")
+    g.add_argument("--weight-decay", type=float, metavar="X", help="L2 penalty (default 0; adamw 0.01)")
+    g.add_argument("--schedule", choices=("cosine", "step", "plateau", "none"),
+                   help="learning-rate schedule (default cosine); step and plateau divide by 10")
+    g.add_argument("--step-size", type=_positive, metavar="N", help="step schedule: epochs between decays")
+    g.add_argument("--label-smoothing", type=float, metavar="X", help="cross-entropy label smoothing (default 0)")
+    g.add_argument("--augment", metavar="LIST",
+                   help="auto (default: shift, plus flip for natural images), none, or e.g. shift=3,flip")
+    g.add_argument("--seed", type=int, metavar="N", help="random seed (default 0): same seed, same metrics")
+    g.add_argument("--device", metavar="cpu|cuda", help="default: cuda when available")
+    f = p.add_argument_group("fine-tuning")
+    f.add_argument("--init", metavar="WEIGHTS",
+                   help="start from these weights (a checkpoint, .safetensors, or a foreign state_dict)")
+    f.add_argument("--freeze", metavar="LABEL|GLOBS",
+                   help="freeze every layer up to this label, or the layers matching these globs (comma list)")
+    f.add_argument("--num-classes", type=_positive, metavar="N", help="a new head: same as --set num_classes=N")
+    f.add_argument("--unfreeze-after", type=_count, metavar="EPOCHS", help="train the frozen layers too after this many epochs")
+    s = p.add_argument_group("spec")
+    s.add_argument("--set", dest="params", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a network parameter (repeatable): --set num_classes=10")
+    s.add_argument("--input", metavar="CxHxW", help="train at this input shape instead of the spec's")
+    p.set_defaults(run=run)
+
+
+SETTINGS = ("data", "epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
+            "step_size", "label_smoothing", "augment", "seed", "device", "init", "freeze", "unfreeze_after")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..diagnostics import EXIT_RUNTIME, EXIT_USAGE
+    from ..train import TrainError, make_config
+
+    try:
+        params = set_pairs(args.params)
+    except argparse.ArgumentTypeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.num_classes is not None:
+        params["num_classes"] = args.num_classes
+    try:
+        cli = {k: getattr(args, k) for k in SETTINGS}
+        config = make_config(args.config, **cli)
+        if args.resume:
+            given = [f"--{k.replace('_', '-')}" for k, v in cli.items() if v is not None]
+            if given or args.config:
+                print(f"note: --resume continues with the run's saved settings; ignoring "
+                      f"{', '.join(given + (['--config'] if args.config else []))}", file=sys.stderr)
+        return _train(args, config, params)
+    except TrainError as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_RUNTIME
+
+
+def _train(args, config, params) -> int:
+    from pathlib import Path
+
+    from ..train import train
+    from ..train.loop import final_table
+
+    result = train(args.spec, config=config, out=args.out, resume=args.resume, params=params, input=args.input)
+    if not result.history or result.out is None:
+        return 0
+    import os
+
+    if int(os.environ.get("RANK", "0")) == 0:
+        files = [result.out / n for n in ("metrics.csv", "curves.png", "spec.net", "last.pt", "best.pt",
+                                          "best.safetensors")]
+        print(final_table(result, [f for f in files if Path(f).exists()]))
+    return 0

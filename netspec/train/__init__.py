@@ -1,0 +1,136 @@
+"""Training and evaluation of a spec: `netspec train` and `netspec eval` as functions.
+
+    >>> from netspec.train import train
+    >>> result = train("specs/lenet5.net")          # sklearn's digits, runs/lenet5/
+    >>> result.final["val_acc"] > 0.975
+    True
+
+data.py reads the sources, config.py holds the settings, loop.py trains, checkpoint.py
+saves and resumes, finetune.py loads and freezes, plots.py draws, distributed.py joins
+torchrun's process group. See docs/TRAINING.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from .config import TrainConfig, make_config
+from .data import DataError, TrainError, load_data
+
+__all__ = ["TrainConfig", "TrainError", "DataError", "make_config", "train", "evaluate_checkpoint", "load_data"]
+
+
+def _network(spec: Any, params: Mapping[str, Any] | None, input: Any):
+    import netspec
+    from netspec import ir
+
+    if isinstance(spec, ir.Network):
+        return spec
+    return netspec.load(spec, params=dict(params or {}), input=input)
+
+
+def spec_copy(network) -> str:
+    """The text to keep beside the checkpoints: the source file, with any --set overrides noted."""
+    import netspec
+
+    text = None
+    if network.source and Path(network.source).is_file():
+        text = Path(network.source).read_text(encoding="utf-8")
+    if text is None:
+        return netspec.format(network)
+    note = ", ".join(f"{k}={v}" for k, v in network.params.items())
+    return f"# trained with parameters: {note}\n{text}" if note else text
+
+
+def check_head(network, num_classes: int) -> None:
+    out = network.output_shape
+    if len(out) != 1:
+        raise TrainError(f"{network.name} ends in a {'x'.join(map(str, out))} map, not a vector of class scores",
+                         help="end the spec with a classifier such as `gap fc-{num_classes}`")
+    if out[0] < num_classes:
+        has = "num_classes" in network.params
+        raise TrainError(f"{network.name} has {out[0]} outputs but the data has {num_classes} classes",
+                         help=f"--num-classes {num_classes}" if has else
+                         "give the spec a num_classes parameter for its last fc, or edit the head")
+
+
+def train(spec: Any, *, config: TrainConfig | None = None, out: str | Path | None = None, resume: bool = False,
+          params: Mapping[str, Any] | None = None, input: Any = None, log: Callable[[str], None] = print,
+          stop_after: int | None = None):
+    """Train a spec (path, zoo name or ir.Network); returns loop.Result. See `netspec train --help`."""
+    import netspec
+
+    from . import checkpoint, finetune, loop
+
+    cfg = config or TrainConfig()
+    network = _network(spec, params, input)
+    out = Path(out) if out is not None else Path("runs") / network.name
+    normalize = None
+    if resume:
+        state = checkpoint.load(out / checkpoint.LAST, network.spec_hash) if (out / checkpoint.LAST).exists() else None
+        if state is None:
+            raise TrainError(f"--resume: {out} holds no {checkpoint.LAST} to continue from",
+                             help="start the run without --resume (or give --out the run's folder)")
+        cfg = TrainConfig(**state["config"])
+        normalize = (state["normalize"]["mean"], state["normalize"]["std"])
+    data = load_data(cfg.data, network.input_shape, normalize=normalize)
+    check_head(network, data.num_classes)
+    model = netspec.build(network, seed=cfg.seed)
+    if cfg.init and not resume:
+        log(finetune.load_init(model, cfg.init))
+    log(f"training {network.name} on {data.name}: {len(data.train):,} images, {len(data.val):,} held out, "
+        f"{data.num_classes} classes; {cfg.optimizer} lr {cfg.learning_rate:g}, {cfg.schedule} schedule, "
+        f"batch {cfg.batch_size}, {cfg.epochs} epochs -> {out}")
+    return loop.fit(model, data, cfg, out, spec_hash=network.spec_hash, spec_name=network.name,
+                    spec_text=spec_copy(network), resume=resume, log=log, stop_after=stop_after,
+                    extra={"params": dict(network.params)})
+
+
+def evaluate_checkpoint(spec: Any, weights: str | Path, *, data: str | None = None, params: Mapping[str, Any] | None = None,
+                        input: Any = None, batch_size: int = 512, device: str = "auto"):
+    """Accuracy, top-5 and the confusion matrix of saved weights on a source's held-out split.
+
+    `weights` is a training checkpoint (.pt: its parameters, data source and normalisation
+    are reused) or netspec's .safetensors (normalised with the training split's statistics).
+    Returns (network, data, totals, confusion matrix as a tensor).
+    """
+    import torch
+
+    import netspec
+
+    from . import checkpoint, distributed, loop
+
+    weights = Path(weights)
+    state = None
+    if weights.suffix != ".safetensors":
+        state = checkpoint.load(weights)
+        params = {**state.get("params", {}), **dict(params or {})}
+    network = _network(spec, params, input)
+    if state is not None and state.get("spec_hash") and state["spec_hash"] != network.spec_hash:
+        raise TrainError(f"{weights} was trained from a different architecture than {network.name} "
+                         f"(spec hash {state['spec_hash'][:12]} vs {network.spec_hash[:12]})",
+                         help=f"evaluate with the spec it came from: {weights.parent / 'spec.net'}")
+    source = data or (state["data"] if state is not None else None)
+    normalize = (state["normalize"]["mean"], state["normalize"]["std"]) if state is not None else None
+    ds = load_data(source, network.input_shape, normalize=normalize)
+    check_head(network, ds.num_classes)
+    model = netspec.build(network, init="skip")
+    if state is not None:
+        model.load_state_dict(state["model"])
+    else:
+        from netspec.backends.torch import WeightsError, load_weights
+
+        try:
+            load_weights(model, weights)
+        except WeightsError as exc:
+            raise TrainError(str(exc)) from None
+    dev = distributed.pick_device(device)
+    model.to(dev)
+    totals, preds = loop.evaluate(model, ds.val.images.to(dev), ds.val.labels.to(dev), batch_size=batch_size,
+                                  predictions=True)
+    n = ds.num_classes
+    matrix = torch.zeros(n, n, dtype=torch.int64)
+    inside = preds < n  # a head wider than the data's classes can predict a class that has no row
+    matrix.index_put_((ds.val.labels[inside], preds[inside]), torch.ones_like(preds[inside]), accumulate=True)
+    return network, ds, totals, matrix

@@ -1,0 +1,341 @@
+"""Training data from local sources, held in memory as float tensors shaped for the spec.
+
+Sources (`--data`):
+
+    digits                 scikit-learn's 8x8 handwritten digits (ships with scikit-learn; the default)
+    idx:DIR  / mnist:DIR   MNIST or Fashion-MNIST IDX files (train-images-idx3-ubyte[.gz], t10k-...)
+    cifar10:DIR            CIFAR-10 binary batches (data_batch_1.bin ... test_batch.bin)
+    cifar100:DIR           CIFAR-100 binary files (train.bin, test.bin), fine labels
+    folder:DIR             an image-folder tree: DIR/<class>/*.png, or DIR/train/<class> + DIR/val/<class>
+    DIR                    any of the above, recognised by the files inside
+
+Images are scaled to [0, 1], resized to the spec's input (bilinear, antialiased when
+shrinking), given the spec's channel count (grey repeated, colour to luminance) and
+standardised per channel with the training split's mean and std. Nothing is ever
+downloaded: a missing or malformed source is a DataError that says what was expected.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+HELD_OUT = 0.2  # fraction of a source without its own test split kept for validation
+SPLIT_SEED = 0  # the held-out split never moves with --seed: runs with different seeds compare on the same images
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm", ".pgm", ".tif", ".tiff"}
+
+
+class TrainError(Exception):
+    """Something a person must fix (a setting, a file, a source); `help` says what would work."""
+
+    def __init__(self, message: str, help: str | None = None):
+        super().__init__(message)
+        self.help = help
+
+    def render(self) -> str:
+        return f"error: {self}" + (f"\n  help: {self.help}" if self.help else "")
+
+
+class DataError(TrainError):
+    """A data source that is missing or malformed."""
+
+
+@dataclass
+class Split:
+    images: torch.Tensor  # (N, C, H, W) float32, standardised
+    labels: torch.Tensor  # (N,) int64
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
+class Data:
+    name: str  # "digits", "cifar10:/data/cifar-10-batches-bin", ...
+    kind: str  # digits | idx | cifar10 | cifar100 | folder
+    train: Split
+    val: Split
+    classes: list[str]
+    mean: list[float] = field(default_factory=list)  # per channel, of the training split before standardising
+    std: list[float] = field(default_factory=list)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+def load_data(source: str | None, input_shape: tuple, *, normalize: tuple[list, list] | None = None) -> Data:
+    """Read `source`, shape it for `input_shape` (C, H, W) and standardise it.
+
+    `normalize` (mean, std) replaces the statistics of the training split: evaluation uses
+    the ones saved with the checkpoint, so it sees the inputs the network was trained on.
+    """
+    kind, path = parse_source(source)
+    shape = _concrete(input_shape)
+    if kind == "digits":
+        train, val, classes = _digits()
+    elif kind == "idx":
+        train, val, classes = _idx(path)
+    elif kind in ("cifar10", "cifar100"):
+        train, val, classes = _cifar(path, kind)
+    else:
+        train, val, classes = _folder(path, shape[0])
+    train = (_shape(train[0], shape), train[1])
+    val = (_shape(val[0], shape), val[1])
+    if normalize is None:
+        mean = train[0].mean(dim=(0, 2, 3))
+        std = train[0].std(dim=(0, 2, 3)).clamp_min(1e-6)
+    else:
+        mean, std = torch.tensor(normalize[0]), torch.tensor(normalize[1])
+    m, s = mean.view(1, -1, 1, 1), std.view(1, -1, 1, 1)
+    name = kind if kind == "digits" else f"{kind}:{path}"
+    return Data(name, kind, Split((train[0] - m) / s, train[1]), Split((val[0] - m) / s, val[1]), classes,
+                mean.tolist(), std.tolist())
+
+
+def parse_source(source: str | None) -> tuple[str, Path | None]:
+    """(kind, path) for a --data value; a bare folder is recognised by its contents."""
+    if source in (None, "", "digits", "sklearn-digits"):
+        return "digits", None
+    prefix, sep, rest = source.partition(":")
+    aliases = {"idx": "idx", "mnist": "idx", "fashion-mnist": "idx", "fashion_mnist": "idx",
+               "cifar10": "cifar10", "cifar-10": "cifar10", "cifar100": "cifar100", "cifar-100": "cifar100",
+               "folder": "folder", "imagefolder": "folder"}
+    if sep and prefix.lower() in aliases:
+        path = Path(rest).expanduser()
+        _must_exist(path, source)
+        return aliases[prefix.lower()], path
+    path = Path(source).expanduser()
+    _must_exist(path, source)
+    kind = detect(path)
+    if kind is None:
+        raise DataError(f"cannot tell what kind of data {path} holds",
+                        help="name the format: idx:DIR, cifar10:DIR, cifar100:DIR or folder:DIR")
+    return kind, path
+
+
+def detect(path: Path) -> str | None:
+    if not path.is_dir():
+        return None
+    names = {p.name for p in path.iterdir()}
+    if any(re.match(r"(train|t10k)-images.idx3", n) for n in names):
+        return "idx"
+    if any(n.startswith("data_batch_") for n in names) or "test_batch.bin" in names:
+        return "cifar10"
+    if {"train.bin", "test.bin"} & names:
+        return "cifar100"
+    if any(p.is_dir() for p in path.iterdir()):
+        return "folder"
+    return None
+
+
+def _must_exist(path: Path, source: str) -> None:
+    if not path.exists():
+        raise DataError(f"data source {source!r}: {path} does not exist",
+                        help="netspec never downloads data; point --data at local files, or leave it out "
+                             "to train on scikit-learn's digits")
+
+
+def _concrete(shape: tuple) -> tuple[int, int, int]:
+    if len(shape) != 3 or not all(isinstance(d, int) for d in shape):
+        raise DataError(f"training needs an image input of concrete size CxHxW, and the spec's is "
+                        f"{'x'.join(map(str, shape))}", help="give one with --input, e.g. --input 3x32x32")
+    return shape
+
+
+def _shape(x: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
+    """(N, c, h, w) in [0, 1] -> (N, C, H, W): resized and given the spec's channel count."""
+    c_want, h, w = shape
+    c = x.shape[1]
+    if c != c_want:
+        if c == 1:
+            x = x.expand(-1, c_want, -1, -1)
+        elif c == 3 and c_want == 1:
+            x = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)  # ITU-R 601 luma
+        else:
+            raise DataError(f"the data has {c} channels and the spec takes {c_want}; only 1 <-> 3 is converted")
+    if tuple(x.shape[2:]) != (h, w):
+        shrink = h < x.shape[2] or w < x.shape[3]
+        out = []
+        for chunk in x.split(4096):  # bounded temporary memory on large sets
+            out.append(F.interpolate(chunk, size=(h, w), mode="bilinear", align_corners=False, antialias=shrink))
+        x = torch.cat(out)
+    return x.contiguous().float()
+
+
+def _stratified(labels: torch.Tensor, fraction: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train, held-out) indices: `fraction` of every class held out, the same on every machine."""
+    g = torch.Generator().manual_seed(SPLIT_SEED)
+    train, held = [], []
+    for c in labels.unique(sorted=True):
+        idx = (labels == c).nonzero().flatten()
+        idx = idx[torch.randperm(len(idx), generator=g)]
+        k = max(1, round(len(idx) * fraction)) if len(idx) > 1 else 0
+        held.append(idx[:k])
+        train.append(idx[k:])
+    return torch.cat(train).sort().values, torch.cat(held).sort().values
+
+
+# ---------------------------------------------------------------- sources
+
+
+def _digits():
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise DataError("the default data set is scikit-learn's digits, and scikit-learn is not installed",
+                        help="pip install 'netspec[train]', or give --data") from None
+    d = load_digits()
+    x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0  # pixel values are 0..16
+    y = torch.tensor(d.target, dtype=torch.int64)
+    tr, te = _stratified(y, HELD_OUT)
+    return (x[tr], y[tr]), (x[te], y[te]), [str(i) for i in range(10)]
+
+
+def read_idx(path: Path) -> torch.Tensor:
+    """An IDX file (LeCun's MNIST format), gzip-compressed or not, as a uint8 tensor."""
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise DataError(f"{path}: damaged gzip file ({exc})") from None
+    if len(data) < 4 or data[0] != 0 or data[1] != 0:
+        raise DataError(f"{path} is not an IDX file (it must start with two zero bytes)",
+                        help="MNIST's files are train-images-idx3-ubyte.gz etc., from yann.lecun.com or a mirror")
+    if data[2] != 0x08:
+        raise DataError(f"{path}: IDX element type 0x{data[2]:02x}; netspec reads unsigned bytes (0x08)")
+    ndim = data[3]
+    if len(data) < 4 + 4 * ndim:
+        raise DataError(f"{path}: truncated IDX header")
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    count = 1
+    for d in dims:
+        count *= d
+    body = data[4 + 4 * ndim:]
+    if len(body) != count:
+        raise DataError(f"{path}: the header promises {'x'.join(map(str, dims))} = {count:,} bytes "
+                        f"but the file holds {len(body):,}", help="the file is truncated or damaged")
+    return torch.frombuffer(bytearray(body), dtype=torch.uint8).reshape(dims)
+
+
+def _idx_file(folder: Path, split: str, what: str) -> Path:
+    prefixes = ("train",) if split == "train" else ("t10k", "test")
+    ndim = 3 if what == "images" else 1
+    for p in sorted(folder.iterdir()):
+        if re.match(rf"({'|'.join(prefixes)})-{what}[-.]idx{ndim}-ubyte(\.gz)?$", p.name):
+            return p
+    raise DataError(f"{folder}: no {split} {what} file ({prefixes[0]}-{what}-idx{ndim}-ubyte[.gz])",
+                    help="an IDX folder holds train-images, train-labels, t10k-images and t10k-labels")
+
+
+def _idx(folder: Path):
+    out = []
+    for split in ("train", "test"):
+        images = read_idx(_idx_file(folder, split, "images"))
+        labels = read_idx(_idx_file(folder, split, "labels"))
+        if images.dim() != 3 or labels.dim() != 1:
+            raise DataError(f"{folder}: {split} images must be N x H x W and labels N "
+                            f"(got {tuple(images.shape)} and {tuple(labels.shape)})")
+        if len(images) != len(labels):
+            raise DataError(f"{folder}: {len(images):,} {split} images but {len(labels):,} labels")
+        out.append((images.unsqueeze(1).float() / 255.0, labels.long()))
+    n = int(max(out[0][1].max(), out[1][1].max())) + 1
+    return out[0], out[1], [str(i) for i in range(n)]
+
+
+def _cifar(folder: Path, kind: str):
+    if kind == "cifar10":
+        train_files = sorted(folder.glob("data_batch_*.bin"))
+        test_files = [folder / "test_batch.bin"]
+        label_byte, record, meta = 0, 3073, "batches.meta.txt"
+    else:
+        train_files, test_files = [folder / "train.bin"], [folder / "test.bin"]
+        label_byte, record, meta = 1, 3074, "fine_label_names.txt"  # byte 0 is the coarse label
+    if not train_files or not all(f.is_file() for f in train_files + test_files):
+        want = "data_batch_1.bin ... data_batch_5.bin and test_batch.bin" if kind == "cifar10" else "train.bin and test.bin"
+        raise DataError(f"{folder}: {kind} binary files not found (expected {want})",
+                        help="use the 'binary version' of CIFAR (cifar-10-batches-bin / cifar-100-binary)")
+    splits = []
+    for files in (train_files, test_files):
+        xs, ys = [], []
+        for f in files:
+            raw = f.read_bytes()
+            if len(raw) == 0 or len(raw) % record:
+                raise DataError(f"{f}: {len(raw):,} bytes is not a whole number of {record}-byte {kind} records")
+            arr = torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(-1, record)
+            ys.append(arr[:, label_byte].long())
+            xs.append(arr[:, record - 3072:].reshape(-1, 3, 32, 32).float() / 255.0)
+        splits.append((torch.cat(xs), torch.cat(ys)))
+    n = 10 if kind == "cifar10" else 100
+    classes = [str(i) for i in range(n)]
+    if (folder / meta).is_file():
+        names = [s for s in (folder / meta).read_text(errors="replace").splitlines() if s.strip()]
+        if len(names) == n:
+            classes = names
+    top = int(max(splits[0][1].max(), splits[1][1].max()))
+    if top >= n:
+        raise DataError(f"{folder}: label {top} in a {kind} file; labels run 0..{n - 1}")
+    return splits[0], splits[1], classes
+
+
+def _class_dirs(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _read_images(dirs: list[Path], classes: list[str], channels: int):
+    from PIL import Image, UnidentifiedImageError
+
+    xs, ys = [], []
+    mode = "L" if channels == 1 else "RGB"
+    size = None
+    for d in dirs:
+        label = classes.index(d.name)
+        for f in sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
+            try:
+                with Image.open(f) as im:
+                    im = im.convert(mode)
+                    if size is None:
+                        size = im.size
+                    if im.size != size:
+                        im = im.resize(size, Image.BILINEAR)  # one size in memory; _shape resizes to the spec's
+                    t = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8)
+            except (UnidentifiedImageError, OSError) as exc:
+                raise DataError(f"{f}: not a readable image ({exc})") from None
+            xs.append(t.view(size[1], size[0], len(mode)).permute(2, 0, 1))
+            ys.append(label)
+    if not xs:
+        return None
+    return torch.stack(xs).float() / 255.0, torch.tensor(ys, dtype=torch.int64)
+
+
+def _folder(root: Path, channels: int):
+    if not root.is_dir():
+        raise DataError(f"{root} is not a folder", help="an image folder holds one sub-folder of images per class")
+    sub = {p.name.lower(): p for p in _class_dirs(root)}
+    val_dir = sub.get("val") or sub.get("valid") or sub.get("validation") or sub.get("test")
+    if "train" in sub and val_dir is not None:
+        classes = sorted(set(p.name for p in _class_dirs(sub["train"])) | set(p.name for p in _class_dirs(val_dir)))
+        train = _read_images(_class_dirs(sub["train"]), classes, channels)
+        val = _read_images(_class_dirs(val_dir), classes, channels)
+        if train is None or val is None:
+            raise DataError(f"{root}: no images under {'train' if train is None else val_dir.name}/<class>/",
+                            help=f"image files end in {', '.join(sorted(IMAGE_SUFFIXES))}")
+        return train, val, classes
+    dirs = _class_dirs(root)
+    if len(dirs) < 2:
+        raise DataError(f"{root}: an image folder needs a sub-folder per class (found {len(dirs)})",
+                        help="lay it out as DIR/<class>/*.png, or DIR/train/<class>/ and DIR/val/<class>/")
+    classes = [d.name for d in dirs]
+    got = _read_images(dirs, classes, channels)
+    if got is None:
+        raise DataError(f"{root}: no images in its class folders",
+                        help=f"image files end in {', '.join(sorted(IMAGE_SUFFIXES))}")
+    x, y = got
+    tr, te = _stratified(y, HELD_OUT)
+    return (x[tr], y[tr]), (x[te], y[te]), classes

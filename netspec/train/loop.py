@@ -1,0 +1,368 @@
+"""The training loop: epochs over in-memory tensors, metrics, checkpoints, curves.
+
+`train_epoch` and `evaluate` are the inner loops (the benchmark times `train_epoch`
+against a hand-written loop); `fit` runs a whole job: seeding, freezing, the optimizer
+and schedule, resume, one epoch after another, and the files in the output folder.
+
+Reproducibility: the data order and augmentation of epoch e come from generators seeded
+with (seed, e), and the global RNG (dropout) is saved with every checkpoint, so a run
+resumed from a checkpoint computes exactly what the uninterrupted run did.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import random
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import checkpoint, distributed, finetune
+from .config import TrainConfig, parse_augment
+from .data import Data, TrainError
+
+Log = Callable[[str], None]
+
+
+# ---------------------------------------------------------------- pieces
+
+
+def epoch_generator(seed: int, epoch: int, stream: int = 0) -> torch.Generator:
+    """A generator for one epoch's shuffling (stream 0) or augmentation (stream 1 + rank)."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 1009 + stream)
+
+
+def augment_batch(x: torch.Tensor, shift: int, flip: bool, generator: torch.Generator) -> torch.Tensor:
+    """Random translation by up to `shift` pixels (zero fill) and optional horizontal flip."""
+    n, _, h, w = x.shape
+    if flip:
+        mirror = torch.rand(n, generator=generator) < 0.5
+        x = torch.where(mirror.view(n, 1, 1, 1).to(x.device), x.flip(3), x)
+    if shift:
+        padded = F.pad(x, (shift, shift, shift, shift))
+        dy = torch.randint(0, 2 * shift + 1, (n,), generator=generator).to(x.device)
+        dx = torch.randint(0, 2 * shift + 1, (n,), generator=generator).to(x.device)
+        rows = (dy[:, None] + torch.arange(h, device=x.device))[:, :, None]
+        cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, :]
+        batch = torch.arange(n, device=x.device)[:, None, None]
+        # advanced indexing on dims 0, 2, 3 puts them first: (n, h, w, c) -> (n, c, h, w)
+        x = padded[batch, :, rows, cols].permute(0, 3, 1, 2).contiguous()
+    return x
+
+
+@dataclass
+class Totals:
+    """Sums over the samples of an epoch; `all_sum` turns per-process totals into global ones."""
+
+    loss: float = 0.0
+    correct: int = 0
+    top5: int = 0
+    count: int = 0
+
+    @property
+    def mean_loss(self) -> float:
+        return self.loss / max(self.count, 1)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / max(self.count, 1)
+
+    def reduced(self, ctx: distributed.Context) -> "Totals":
+        t = distributed.all_sum(torch.tensor([self.loss, self.correct, self.top5, self.count], dtype=torch.float64), ctx)
+        return Totals(float(t[0]), int(t[1]), int(t[2]), int(t[3]))
+
+
+def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor, labels: torch.Tensor, *,
+                batch_size: int, order: torch.Tensor, criterion: Callable = F.cross_entropy,
+                augment: Callable[[torch.Tensor], torch.Tensor] | None = None, frozen_norms: list[nn.Module] = (),
+                rank: int = 0, world_size: int = 1, progress: Any = None) -> Totals:
+    """One pass over `images[order]` in batches of `batch_size`; process `rank` takes its slice of each."""
+    model.train()
+    for m in frozen_norms:
+        m.eval()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=images.device)
+    correct = torch.zeros((), dtype=torch.int64, device=images.device)
+    count = 0
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        if len(idx) < world_size:  # every process must take part in every step, or DDP waits forever
+            break
+        if world_size > 1:
+            idx = idx[rank::world_size]
+        x, y = images[idx], labels[idx]
+        if augment is not None:
+            x = augment(x)
+        logits = model(x)
+        loss = criterion(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            loss_sum += loss.detach() * len(y)
+            correct += (logits.argmax(1) == y).sum()
+        count += len(y)
+        if progress is not None:
+            progress.update(len(y) * world_size)
+            if (start // batch_size) % 16 == 0:  # .item() waits for the device: not every step
+                progress.set_postfix_str(f"loss {loss_sum.item() / count:.4f} acc {100 * correct.item() / count:.1f}%",
+                                         refresh=False)
+    return Totals(float(loss_sum), int(correct), 0, count)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, batch_size: int = 512,
+             rank: int = 0, world_size: int = 1, predictions: bool = False) -> tuple[Totals, torch.Tensor | None]:
+    """Loss, top-1 and top-5 hits over this process's share; with `predictions`, the argmax per sample."""
+    model.eval()
+    idx_all = torch.arange(rank, len(labels), world_size)
+    totals = Totals()
+    preds = []
+    for start in range(0, len(idx_all), batch_size):
+        idx = idx_all[start:start + batch_size]
+        x, y = images[idx], labels[idx]
+        logits = model(x)
+        totals.loss += float(F.cross_entropy(logits, y, reduction="sum"))
+        top = logits.topk(min(5, logits.shape[1]), dim=1).indices
+        totals.correct += int((top[:, 0] == y).sum())
+        totals.top5 += int((top == y[:, None]).any(1).sum())
+        totals.count += len(y)
+        if predictions:
+            preds.append(top[:, 0].cpu())
+    return totals, (torch.cat(preds) if predictions and preds else None)
+
+
+def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    lr, wd = cfg.learning_rate, cfg.weight_decay
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=wd)
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, alpha=0.9, momentum=0.0, weight_decay=wd)  # the seeds' 0.9 average
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd or 0.01)
+    return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig):
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+    if cfg.schedule == "step":
+        step = cfg.step_size or max(1, cfg.epochs // 3)
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=step, gamma=cfg.gamma)
+    if cfg.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=cfg.gamma, patience=cfg.patience)
+    return None
+
+
+def progress_enabled() -> bool:
+    """Bars only for a person watching: not in CI, not into a file or pipe."""
+    return sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("1", "true", "yes")
+
+
+# ---------------------------------------------------------------- a whole run
+
+
+@dataclass
+class Result:
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_acc: float = -1.0
+    out: Path | None = None
+    resumed_from: int = 0  # epochs already done when this process started
+    seconds: float = 0.0
+
+    @property
+    def final(self) -> dict:
+        return self.history[-1] if self.history else {}
+
+
+METRIC_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_top5", "images_per_s", "seconds")
+
+
+def fit(model: nn.Module, data: Data, cfg: TrainConfig, out: str | Path, *, spec_hash: str = "",
+        spec_name: str = "model", spec_text: str | None = None, resume: bool = False,
+        log: Log = print, stop_after: int | None = None, extra: dict | None = None) -> Result:
+    """Train `model` on `data` as `cfg` says, writing metrics, curves and checkpoints under `out`.
+
+    `stop_after` ends the process's work after that many epochs of this call (tests use it to
+    simulate an interruption without killing anything); `extra` goes into every checkpoint.
+    """
+    ctx = distributed.setup(cfg.device)
+    quiet = not ctx.main
+    say = (lambda s: None) if quiet else log
+    out = Path(out)
+    t_start = time.perf_counter()
+
+    torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)
+    if cfg.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        if ctx.device.type == "cuda":
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.backends.cudnn.benchmark = False
+
+    base = model.to(ctx.device)
+    frozen: list[str] = finetune.frozen_paths(base, cfg.freeze) if cfg.freeze else []
+    if frozen:
+        n = finetune.set_frozen(base, frozen, True)
+        say(f"frozen: {len(frozen)} layers, {n:,} parameters ({frozen[0]} ... {frozen[-1]})")
+    norms = finetune.frozen_norms(base, frozen)
+    # Every parameter is handed to the optimizer; frozen ones get no gradient, which
+    # torch's optimizers skip, so unfreezing later needs no second optimizer.
+    optimizer = make_optimizer(base.parameters(), cfg)
+    scheduler = make_scheduler(optimizer, cfg)
+
+    result = Result(out=out)
+    start_epoch = 0
+    if resume:
+        state = checkpoint.load(out / checkpoint.LAST, spec_hash or None)
+        base.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state.get("scheduler") is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        checkpoint.set_rng_state(state["rng"])
+        start_epoch = int(state["epoch"])
+        result.history = list(state["history"])
+        result.best_epoch, result.best_val_acc = int(state["best_epoch"]), float(state["best_val_acc"])
+        result.resumed_from = start_epoch
+        say(f"resuming {out / checkpoint.LAST} after epoch {start_epoch}/{cfg.epochs}")
+    elif ctx.main:
+        out.mkdir(parents=True, exist_ok=True)
+        for stale in (checkpoint.LAST, checkpoint.BEST, "best.safetensors", "metrics.csv", "curves.png"):
+            (out / stale).unlink(missing_ok=True)
+        if spec_text is not None:
+            from ..commands.common import write_atomic
+
+            write_atomic(out / "spec.net", spec_text)
+
+    images_tr, labels_tr = data.train.images.to(ctx.device), data.train.labels.to(ctx.device)
+    images_va, labels_va = data.val.images.to(ctx.device), data.val.labels.to(ctx.device)
+    aug = parse_augment(cfg.augment, tuple(data.train.images.shape[1:]), data.kind)
+    bars = progress_enabled() and not quiet
+    if bars:
+        from tqdm import tqdm
+
+    model_run = distributed.wrap(base, ctx)
+    currently_frozen = bool(frozen)
+    end = cfg.epochs if stop_after is None else min(cfg.epochs, start_epoch + stop_after)
+    for epoch in range(start_epoch, end):
+        if currently_frozen and cfg.unfreeze_after is not None and epoch >= cfg.unfreeze_after:
+            finetune.set_frozen(base, frozen, False)
+            norms, currently_frozen = [], False
+            model_run = distributed.wrap(base, ctx)  # DDP fixes its parameter set when it is built
+            say(f"epoch {epoch + 1}: unfreezing {len(frozen)} layers")
+        order = torch.randperm(len(labels_tr), generator=epoch_generator(cfg.seed, epoch)).to(ctx.device)
+        gen = epoch_generator(cfg.seed, epoch, 1 + ctx.rank)
+        augment = (lambda x: augment_batch(x, aug["shift"], bool(aug["flip"]), gen)) if aug["shift"] or aug["flip"] else None
+        lr = optimizer.param_groups[0]["lr"]
+        bar = tqdm(total=len(order), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="img", unit_scale=True,
+                   leave=False, file=sys.stderr, dynamic_ncols=True) if bars else None
+        t0 = time.perf_counter()
+        tr = train_epoch(model_run, optimizer, images_tr, labels_tr, batch_size=cfg.batch_size, order=order,
+                         criterion=_criterion(cfg), augment=augment, frozen_norms=norms,
+                         rank=ctx.rank, world_size=ctx.world_size, progress=bar).reduced(ctx)
+        seconds = time.perf_counter() - t0
+        if bar is not None:
+            bar.close()
+        va, _ = evaluate(base, images_va, labels_va, rank=ctx.rank, world_size=ctx.world_size)
+        va = va.reduced(ctx)
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(va.mean_loss)
+        elif scheduler is not None:
+            scheduler.step()
+        row = {"epoch": epoch + 1, "lr": lr, "train_loss": tr.mean_loss, "train_acc": tr.accuracy,
+               "val_loss": va.mean_loss, "val_acc": va.accuracy, "val_top5": va.top5 / max(va.count, 1),
+               "images_per_s": tr.count / max(seconds, 1e-9), "seconds": seconds}
+        result.history.append(row)
+        improved = va.accuracy > result.best_val_acc
+        if improved:
+            result.best_epoch, result.best_val_acc = epoch + 1, va.accuracy
+        say(summary_line(row, cfg.epochs, improved))
+        if ctx.main:
+            state = {"spec_hash": spec_hash, "spec_name": spec_name, "epoch": epoch + 1,
+                     "model": base.state_dict(), "optimizer": optimizer.state_dict(),
+                     "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                     "rng": checkpoint.rng_state(), "history": result.history,
+                     "best_epoch": result.best_epoch, "best_val_acc": result.best_val_acc,
+                     "config": cfg.to_dict(), "classes": data.classes,
+                     "normalize": {"mean": data.mean, "std": data.std},
+                     "input_shape": list(data.train.images.shape[1:]), "data": data.name, **(extra or {})}
+            # best first: a kill between the two writes leaves last.pt one epoch behind, which
+            # resume simply recomputes, never a best.pt older than the last.pt that claims it
+            if improved:
+                checkpoint.save(state, out / checkpoint.BEST)
+                _save_weights(base, out / "best.safetensors")
+            checkpoint.save(state, out / checkpoint.LAST)
+            write_metrics(result.history, out / "metrics.csv")
+        distributed.barrier(ctx)
+
+    result.seconds = time.perf_counter() - t_start
+    if ctx.main and result.history and end == cfg.epochs:
+        from . import plots
+
+        plots.curves(result.history, out / "curves.png", title=f"{spec_name} on {data.name}")
+    distributed.teardown(ctx)
+    return result
+
+
+def _criterion(cfg: TrainConfig) -> Callable:
+    if cfg.label_smoothing:
+        return lambda logits, y: F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+    return F.cross_entropy
+
+
+def _save_weights(model: nn.Module, path: Path) -> None:
+    """netspec's weights file (safetensors + spec hash) beside the checkpoint, for build(weights=...)."""
+    if getattr(model, "network", None) is None:
+        return
+    from netspec.backends.torch import save_weights
+
+    save_weights(model, path)
+
+
+def summary_line(row: dict, epochs: int, best: bool = False) -> str:
+    width = len(str(epochs))
+    return (f"epoch {row['epoch']:>{width}}/{epochs}  train loss {row['train_loss']:.4f} acc {100 * row['train_acc']:6.2f}%"
+            f"  val loss {row['val_loss']:.4f} acc {100 * row['val_acc']:6.2f}%  lr {row['lr']:.2e}"
+            f"  {row['images_per_s']:,.0f} img/s  {row['seconds']:.1f}s" + ("  *" if best else ""))
+
+
+def write_metrics(history: list[dict], path: Path) -> None:
+    from ..commands.common import write_atomic
+
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in history:
+        writer.writerow({k: (f"{row[k]:.6g}" if isinstance(row[k], float) else row[k]) for k in METRIC_COLUMNS})
+    write_atomic(path, buf.getvalue())
+
+
+def read_metrics(path: str | Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in csv.DictReader(fh)]
+
+
+def final_table(result: Result, files: list[Path]) -> str:
+    """The end-of-run table: final and best figures, time, and what was written."""
+    f = result.final
+    rows = [("epochs", f"{f.get('epoch', 0)}" + (f" (resumed after {result.resumed_from})" if result.resumed_from else "")),
+            ("train loss / accuracy", f"{f['train_loss']:.4f} / {100 * f['train_acc']:.2f}%"),
+            ("held-out loss / accuracy", f"{f['val_loss']:.4f} / {100 * f['val_acc']:.2f}%"),
+            ("held-out top-5", f"{100 * f['val_top5']:.2f}%"),
+            ("best held-out accuracy", f"{100 * result.best_val_acc:.2f}% (epoch {result.best_epoch})"),
+            ("training throughput", f"{sum(h['images_per_s'] * h['seconds'] for h in result.history) / max(sum(h['seconds'] for h in result.history), 1e-9):,.0f} images/s"),
+            ("wall time", f"{result.seconds:.1f} s")]
+    rows += [("wrote", str(p)) for p in files]
+    width = max(len(k) for k, _ in rows)
+    line = "-" * (width + 2 + max(len(v) for _, v in rows))
+    return "\n".join([line] + [f"{k:<{width}}  {v}" for k, v in rows] + [line])
