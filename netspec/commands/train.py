@@ -107,7 +107,8 @@ def _train(args, config, params) -> int:
     from ..train import train
     from ..train.loop import final_table
 
-    result = train(args.spec, config=config, out=args.out, resume=args.resume, params=params, input=args.input)
+    result = train(args.spec, config=config, out=args.out, resume=args.resume, params=params, input=args.input,
+                   log=say)
     if not result.history or result.out is None:
         return 0
     import os
@@ -115,5 +116,15 @@ def _train(args, config, params) -> int:
     if int(os.environ.get("RANK", "0")) == 0:
         files = [result.out / n for n in ("metrics.csv", "curves.png", "spec.net", "last.pt", "best.pt",
                                           "best.safetensors")]
-        print(final_table(result, [f for f in files if Path(f).exists()]))
+        say(final_table(result, [f for f in files if Path(f).exists()]))
     return 0
+
+
+def say(line: str) -> None:
+    """Print a progress line; a reader that stops early (`| head`) does not stop the training."""
+    import os
+
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -30,7 +30,7 @@ def _network(spec: Any, params: Mapping[str, Any] | None, input: Any):
     return netspec.load(spec, params=dict(params or {}), input=input)
 
 
-def spec_copy(network) -> str:
+def spec_copy(network, overrides: Mapping[str, Any] | None = None) -> str:
     """The text to keep beside the checkpoints: the source file, with any --set overrides noted."""
     import netspec
 
@@ -39,8 +39,8 @@ def spec_copy(network) -> str:
         text = Path(network.source).read_text(encoding="utf-8")
     if text is None:
         return netspec.format(network)
-    note = ", ".join(f"{k}={v}" for k, v in network.params.items())
-    return f"# trained with parameters: {note}\n{text}" if note else text
+    note = ", ".join(f"{k}={v}" for k, v in (overrides or {}).items())
+    return f"# trained with --set {note}\n{text}" if note else text
 
 
 def check_head(network, num_classes: int) -> None:
@@ -63,7 +63,11 @@ def train(spec: Any, *, config: TrainConfig | None = None, out: str | Path | Non
 
     from . import checkpoint, finetune, loop
 
+    import os
+
     cfg = config or TrainConfig()
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 speaks
+        log = lambda line: None  # noqa: E731
     network = _network(spec, params, input)
     out = Path(out) if out is not None else Path("runs") / network.name
     normalize = None
@@ -83,7 +87,7 @@ def train(spec: Any, *, config: TrainConfig | None = None, out: str | Path | Non
         f"{data.num_classes} classes; {cfg.optimizer} lr {cfg.learning_rate:g}, {cfg.schedule} schedule, "
         f"batch {cfg.batch_size}, {cfg.epochs} epochs -> {out}")
     return loop.fit(model, data, cfg, out, spec_hash=network.spec_hash, spec_name=network.name,
-                    spec_text=spec_copy(network), resume=resume, log=log, stop_after=stop_after,
+                    spec_text=spec_copy(network, params), resume=resume, log=log, stop_after=stop_after,
                     extra={"params": dict(network.params)})
 
 

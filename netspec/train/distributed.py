@@ -80,6 +80,21 @@ def all_sum(values: torch.Tensor, ctx: Context) -> torch.Tensor:
     return values
 
 
+def divergence(model: nn.Module, ctx: Context) -> float:
+    """The largest difference between this process's parameters and rank 0's, over all processes.
+
+    DDP keeps replicas in step by construction; this checks it (0.0 when they agree).
+    """
+    if not ctx.enabled:
+        return 0.0
+    flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()]).to(ctx.device)
+    ref = flat.clone()
+    dist.broadcast(ref, src=0)
+    worst = (flat - ref).abs().max().reshape(1)
+    dist.all_reduce(worst, op=dist.ReduceOp.MAX)
+    return float(worst)
+
+
 def barrier(ctx: Context) -> None:
     if ctx.enabled:
         dist.barrier()

@@ -305,6 +305,9 @@ def fit(model: nn.Module, data: Data, cfg: TrainConfig, out: str | Path, *, spec
             write_metrics(result.history, out / "metrics.csv")
         distributed.barrier(ctx)
 
+    if ctx.enabled:
+        say(f"{ctx.world_size} processes agree: largest parameter difference from rank 0 is "
+            f"{distributed.divergence(base, ctx):.3g}")
     result.seconds = time.perf_counter() - t_start
     if ctx.main and result.history and end == cfg.epochs:
         from . import plots
