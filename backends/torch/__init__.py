@@ -44,13 +44,15 @@ def resolve_spec(spec: Any, params: dict | None = None, input: str | tuple | Non
 def build(spec: Any, *, seed: int | None = None, init: Literal["default", "skip"] = "default",
           optimize: Literal["inference"] | None = None, channels_last: bool = False, compile: bool = False,
           zero_init_residual: bool = False, weights: Any = None, input: str | tuple | None = None,
-          **params: Any) -> nn.Module:
+          device: str | torch.device | None = None, **params: Any) -> nn.Module:
     """Build `spec` as a torch module (see the module docstring and docs/TORCH.md).
 
     seed: makes initialisation deterministic (a private generator; the global RNG is untouched).
     init="skip": parameters are allocated but not initialised, for a fast build before `load_weights`.
     weights: a state_dict or file loaded (strictly) before any optimisation.
     optimize="inference": fold batch norms, fuse inception 1x1 convs, buffer dense blocks; eval mode.
+    device: where the parameters live (initialisation and weights happen on CPU first, so a seed
+    gives the same weights everywhere); it also picks the default inference passes.
     channels_last: weights and input in NHWC memory order (faster convolutions on CPU).
     compile: wrap with torch.compile.
     params / input: spec parameters and input shape when the spec is read from text or a file.
@@ -66,6 +68,8 @@ def build(spec: Any, *, seed: int | None = None, init: Literal["default", "skip"
     init_weights(model, generator, skip=init == "skip", zero_init_residual=zero_init_residual)
     if weights is not None:
         load_weights(model, weights)
+    if device is not None:
+        model = model.to(device)
     if optimize == "inference":
         model = optimize_for_inference(model)
     if channels_last:
@@ -76,8 +80,12 @@ def build(spec: Any, *, seed: int | None = None, init: Literal["default", "skip"
     return model
 
 
-def optimize_for_inference(model: Network, passes: tuple[str, ...] = ("fold_bn", "fuse_1x1", "buffer_dense")) -> Network:
-    """A new eval-mode module for the optimised IR, its weights computed from `model`'s."""
+def optimize_for_inference(model: Network, passes: tuple[str, ...] | None = None) -> Network:
+    """A new eval-mode module for the optimised IR, its weights computed from `model`'s.
+
+    passes: names from netspec.passes.INFERENCE_PASSES, always applied in that order;
+    by default all of them on CPU, and all but buffer_dense on a GPU (see optimize.py).
+    """
     from .optimize import optimize_for_inference as run
 
     return run(model, passes)

@@ -216,12 +216,18 @@ def _sub_ops(op: tuple) -> list[tuple]:
 
 
 def is_inline_sequential(block: Block) -> bool:
+    """A scope that only calls its children in order, none needing ctx: an nn.Sequential says it all."""
     op = block.op
-    if op[0] != "seq" or not op[1]:
+    if op[0] != "seq" or not op[1] or list(block._modules) != [o[1] for o in op[1]]:
         return False
-    names = [o[1] for o in op[1] if o[0] == "call"]
-    return (len(names) == len(op[1]) and list(block._modules) == names
-            and not any(isinstance(block._modules[n], Block) for n in names))
+    for o in op[1]:
+        child = block._modules[o[1]]
+        if o[0] == "call" and not isinstance(child, Block):
+            continue
+        if o[0] == "block" and not op_uses_ctx(child.op, child):
+            continue
+        return False
+    return True
 
 
 class Describer:
@@ -242,7 +248,8 @@ class Describer:
                 cnode = self.nodes.get(cq)
                 cblock = getattr(cnode, "block", None) if isinstance(cnode, ir.Seq) else None
                 if cblock is None and is_inline_sequential(child):
-                    attrs.append((name, SeqCall([(n, leaf_call(m)) for n, m in child._modules.items()])))
+                    attrs.append((name, SeqCall([(n, self.describe(m, f"{cq}.{n}") if isinstance(m, Block)
+                                                  else leaf_call(m)) for n, m in child._modules.items()])))
                 else:
                     attrs.append((name, self.describe(child, cq)))
             else:
@@ -254,7 +261,8 @@ class Describer:
             if isinstance(a, LeafCall):
                 key_attrs.append((name, "leaf", leaf_key(a)))
             elif isinstance(a, SeqCall):
-                key_attrs.append((name, "seq", tuple((n, leaf_key(c)) for n, c in a.items)))
+                key_attrs.append((name, "seq", tuple((n, leaf_key(c) if isinstance(c, LeafCall) else c.key)
+                                                     for n, c in a.items)))
             else:
                 key_attrs.append((name, "inst", a.key))
         needs_ctx = op_uses_ctx(block.op, block)
@@ -276,17 +284,25 @@ def _has_pass_nodes(op: tuple) -> bool:
 
 
 def holes(inst: Instance) -> list[tuple[Any, str, str]]:
-    """(value, parameter-name hint, attribute) for every number in the instance's constructor calls."""
+    """(value, parameter-name hint, where) for every number in the instance's constructor calls."""
     out = []
-    for name, a in inst.attrs:
-        if isinstance(a, LeafCall):
-            out += [(arg.value, arg.hint or arg.kw or "value", name) for arg in a.args]
-        elif isinstance(a, SeqCall):
-            for _, call in a.items:
-                out += [(arg.value, arg.hint or arg.kw or "value", name) for arg in call.args]
+
+    def add(call, where):
+        if isinstance(call, LeafCall):
+            out.extend((arg.value, arg.hint or arg.kw or "value", where) for arg in call.args)
         else:
-            out += [(v, p, name) for v, p in zip(a.values, a.cls.params)]
+            out.extend((v, p, where) for v, p in zip(call.values, call.cls.params))
+
+    for name, a in inst.attrs:
+        if isinstance(a, SeqCall):
+            for item, call in a.items:
+                add(call, f"{name}_{item}")
+        else:
+            add(a, name)
     return out
+
+
+SHORT = {"out_channels": "out", "out_features": "out", "num_features": "features", "in_channels": "in"}
 
 
 def assign_params(cls: ClassDef) -> None:
@@ -301,10 +317,11 @@ def assign_params(cls: ClassDef) -> None:
             continue
         sig = repr(column)
         if sig not in by_values:
-            _, hint, attr = first[k]
+            _, hint, where = first[k]
             name = hint if is_identifier(hint) else "value"
-            if name in taken:
-                name = f"{attr}_{hint}" if is_identifier(f"{attr}_{hint}") else "value"
+            if name in taken:  # `branch2_conv1_out`: the out-channels of branch2's conv1
+                name = f"{where}_{SHORT.get(hint, hint)}"
+                name = name if is_identifier(name) else "value"
             base, n = name, 2
             while name in taken or name in ("self", "generator", "zero_init_residual"):
                 name, n = f"{base}{n}", n + 1
@@ -337,8 +354,12 @@ class Writer:
         for _, a in inst.attrs:
             if isinstance(a, Instance):
                 self.collect(a, name)
+            if isinstance(a, SeqCall):
+                for _, c in a.items:
+                    if isinstance(c, Instance):
+                        self.collect(c, name)
             calls = [a] if isinstance(a, LeafCall) else [c for _, c in a.items] if isinstance(a, SeqCall) else []
-            self.helpers.update(c.cls for c in calls if c.cls in ("ChannelPad", "Merge"))
+            self.helpers.update(c.cls for c in calls if isinstance(c, LeafCall) and c.cls in ("ChannelPad", "Merge"))
         if cls is None:
             cls = ClassDef(name, [])
             self.classes[inst.key] = cls
@@ -368,27 +389,27 @@ class Writer:
         return f"{call.cls}({', '.join(parts)})"
 
     def write_init(self, cls: ClassDef) -> None:
-        inst = cls.instances[0]
         k = 0
-        lines = []
-        for name, a in inst.attrs:
-            if isinstance(a, LeafCall):
-                n = len(a.args)
-                expr = self.call_source(a, cls.hole_ref[k:k + n], [c[0] for c in cls.columns[k:k + n]])
-                k += n
-            elif isinstance(a, SeqCall):
-                items = []
-                for child_name, call in a.items:
-                    n = len(call.args)
-                    items.append(f"({literal(child_name)}, "
-                                 f"{self.call_source(call, cls.hole_ref[k:k + n], [c[0] for c in cls.columns[k:k + n]])}),")
-                    k += n
-                expr = "nn.Sequential(OrderedDict([\n" + "\n".join("    " + i for i in items) + "\n]))"
+
+        def source(call) -> str:
+            nonlocal k
+            if isinstance(call, LeafCall):
+                n = len(call.args)
+                text = self.call_source(call, cls.hole_ref[k:k + n], [c[0] for c in cls.columns[k:k + n]])
             else:
-                n = len(a.cls.params)
+                n = len(call.cls.params)
                 args = [cls.hole_ref[k + j] or literal(cls.columns[k + j][0]) for j in range(n)]
-                expr = f"{a.cls.name}({', '.join(args)})"
-                k += n
+                text = f"{call.cls.name}({', '.join(args)})"
+            k += n
+            return text
+
+        lines = []
+        for name, a in cls.instances[0].attrs:
+            if isinstance(a, SeqCall):
+                items = [f"    ({literal(item)}, {source(call)})," for item, call in a.items]
+                expr = "nn.Sequential(OrderedDict([\n" + "\n".join(items) + "\n]))"
+            else:
+                expr = source(a)
             if is_identifier(name) and not name.startswith("_"):
                 lines.append(f"self.{name} = {expr}")
             else:

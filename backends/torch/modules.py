@@ -122,8 +122,14 @@ class Block(nn.Module):
     def run(self, op: tuple, x: torch.Tensor, ctx: dict) -> torch.Tensor:  # noqa: C901 - one branch per op
         kind = op[0]
         if kind == "seq":
-            for child in op[1]:
-                x = self.run(child, x, ctx)
+            modules = self._modules
+            for child in op[1]:  # layer calls inline: this loop is the hot path of every forward
+                if child[0] == "call" and child[1] in modules:
+                    x = modules[child[1]](x)
+                elif child[0] == "block":
+                    x = self._child(child[1])(x, ctx)
+                else:
+                    x = self.run(child, x, ctx)
             return x
         if kind == "call":
             return self._child(op[1])(x)
