@@ -313,6 +313,8 @@ def fit(model: nn.Module, data: Data, cfg: TrainConfig, out: str | Path, *, spec
         from . import plots
 
         plots.curves(result.history, out / "curves.png", title=f"{spec_name} on {data.name}")
+    distributed.barrier(ctx)  # a process that leaves the group while another still works aborts it
+    del model_run  # DDP's reducer holds gloo work objects: release them before the group goes
     distributed.teardown(ctx)
     return result
 
