@@ -36,6 +36,11 @@ class Context:
 def pick_device(name: str, local_rank: int = 0) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        from .data import TrainError
+
+        raise TrainError(f"--device {name}: this torch ({torch.__version__}) sees no CUDA device",
+                         help="train with --device cpu, or install a CUDA build of torch")
     if name == "cuda":
         return torch.device("cuda", local_rank)
     return torch.device(name)

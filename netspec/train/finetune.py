@@ -39,7 +39,10 @@ def load_init(model: nn.Module, source: str | Path) -> str:
     state: Any = path
     if path.suffix == ".pt":
         # A training checkpoint carries more than weights; hand the backend just the model's state.
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # unpickling raises many types; say which file and why
+            raise TrainError(f"--init {path}: not a readable torch file ({type(exc).__name__})") from None
         if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
             state = obj["model"]
     try:

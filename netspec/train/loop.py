@@ -223,6 +223,9 @@ def fit(model: nn.Module, data: Data, cfg: TrainConfig, out: str | Path, *, spec
 
     result = Result(out=out)
     start_epoch = 0
+    if ctx.main and out.is_dir():
+        for tmp in out.glob(".*.tmp"):  # what a kill -9 in the middle of a write leaves behind
+            tmp.unlink(missing_ok=True)
     if resume:
         state = checkpoint.load(out / checkpoint.LAST, spec_hash or None)
         base.load_state_dict(state["model"])
