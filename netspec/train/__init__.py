@@ -110,6 +110,8 @@ def evaluate_checkpoint(spec: Any, weights: str | Path, *, data: str | None = No
     if weights.suffix != ".safetensors":
         state = checkpoint.load(weights)
         params = {**state.get("params", {}), **dict(params or {})}
+        if input is None and state.get("input_shape"):
+            input = "x".join(map(str, state["input_shape"]))  # a run trained with --input
     network = _network(spec, params, input)
     if state is not None and state.get("spec_hash") and state["spec_hash"] != network.spec_hash:
         raise TrainError(f"{weights} was trained from a different architecture than {network.name} "

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import os
 import random
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -29,7 +27,7 @@ from torch import nn
 
 from . import checkpoint, distributed, finetune
 from .config import TrainConfig, parse_augment
-from .data import Data, TrainError
+from .data import Data
 
 Log = Callable[[str], None]
 
