@@ -86,3 +86,23 @@ def test_side_outputs_match_torchvision_aux_heads_in_training(name):
     torch.testing.assert_close(got.main, expected.logits, rtol=0, atol=1e-4)
     torch.testing.assert_close(got.aux1, expected.aux_logits1, rtol=0, atol=1e-4)
     torch.testing.assert_close(got.aux2, expected.aux_logits2, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", [n for n in ("resnet18", "googlenet", "densenet121", "mobilenet_v2") if n in ZOO])
+def test_inference_optimised_model_stays_close_to_torchvision(name):
+    """Folded, fused, buffered and channels_last: float32 rounding of the folded weights only."""
+    from netspec.backends.torch import build
+
+    kwargs, size = COUNTERPARTS[name]
+    torch.manual_seed(0)
+    reference = getattr(tv.models, name)(weights=None, **kwargs).eval()
+    randomise_bn(reference)
+    fast = build(netspec.load(name, input=size), weights=reference.state_dict(), optimize="inference",
+                 channels_last=True)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules()) or name == "densenet121"
+    x = torch.randn(2, *[int(d) for d in size.split("x")], generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected, got = reference(x), fast(x)
+    diff = (expected - got).abs().max().item()
+    print(f"\n{name} optimised: max abs diff {diff:.3g} (max |logit| {expected.abs().max().item():.3g})")
+    assert diff < 1e-4 * max(1.0, expected.abs().max().item())
