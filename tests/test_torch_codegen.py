@@ -87,7 +87,7 @@ def test_one_class_per_user_block():
 
 
 def hostile_network() -> ir.Network:
-    from test_torch_ir import act, conv, network, seq
+    from test_torch_ir import act, conv, network
 
     evil = "__import__('os').system('touch /tmp/netspec_pwned')"
     s = (3, 8, 8)

@@ -247,7 +247,8 @@ class Describer:
             if isinstance(child, Block):
                 cnode = self.nodes.get(cq)
                 cblock = getattr(cnode, "block", None) if isinstance(cnode, ir.Seq) else None
-                if cblock is None and is_inline_sequential(child):
+                # a dense block's layers differ only in their input width: one class, not n Sequentials
+                if cblock is None and not isinstance(node, ir.Dense) and is_inline_sequential(child):
                     attrs.append((name, SeqCall([(n, self.describe(m, f"{cq}.{n}") if isinstance(m, Block)
                                                   else leaf_call(m)) for n, m in child._modules.items()])))
                 else:
@@ -472,6 +473,14 @@ class Writer:
                 self.emit(branch, src, b, lines, depth)
                 names.append(b)
             lines.append(f"{pad}{dst} = torch.cat([{', '.join(names)}], 1)")
+        elif kind == "dense" and all(o[0] in ("block", "call") and "." not in o[1] for o in op[1]) \
+                and not any(op_uses_ctx(o, self.block) for o in op[1]):
+            features = self.var("features")
+            layers = ", ".join(attr_ref(o[1]) for o in op[1])
+            lines.append(f"{pad}{features} = [{src}]")
+            lines.append(f"{pad}for layer in ({layers}{',' if len(op[1]) == 1 else ''}):")
+            lines.append(f"{pad}    {features}.append(layer(torch.cat({features}, 1)))")
+            lines.append(f"{pad}{dst} = torch.cat({features}, 1)")
         elif kind == "dense":
             features = self.var("features")
             lines.append(f"{pad}{features} = [{src}]")

@@ -50,11 +50,9 @@ def export(model: nn.Module, path: str | os.PathLike, fmt: str, batch: int = 2) 
 def _onnx(model: nn.Module, x: torch.Tensor, path: str) -> None:
     # The TorchScript-based exporter needs nothing beyond torch and onnx; the dynamo-based
     # one needs onnxscript, which is used when it is installed.
-    try:
-        import onnxscript  # noqa: F401
-        dynamo = True
-    except ImportError:
-        dynamo = False
+    import importlib.util
+
+    dynamo = importlib.util.find_spec("onnxscript") is not None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         kwargs = dict(input_names=["input"], output_names=["logits"], opset_version=18 if dynamo else 17)
