@@ -32,6 +32,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .train import _calm_threads
+
+    _calm_threads()
     from ..diagnostics import EXIT_RUNTIME, EXIT_USAGE
     from ..train import TrainError, evaluate_checkpoint
 
@@ -92,3 +95,4 @@ def _emit(text: str) -> None:
         sys.stdout.flush()
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # keeps the exit-time flush quiet
+

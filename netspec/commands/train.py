@@ -77,6 +77,7 @@ SETTINGS = ("data", "epochs", "batch_size", "optimizer", "lr", "momentum", "weig
 
 
 def run(args: argparse.Namespace) -> int:
+    _calm_threads()
     from ..diagnostics import EXIT_RUNTIME, EXIT_USAGE
     from ..train import TrainError, make_config
 
@@ -128,3 +129,16 @@ def say(line: str) -> None:
         print(line, flush=True)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _calm_threads() -> None:
+    """Idle OpenMP threads sleep instead of spinning (set before torch loads its OpenMP).
+
+    Small networks run thousands of short parallel regions; when another busy process
+    shares the cores, spinning threads wait a whole time slice at every region's end.
+    Measured on 2 cores with two `netspec train lenet5` side by side: 283 s each with
+    spinning, 35 s with PASSIVE; alone, 5.0 s and 4.6 s.
+    """
+    import os
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
