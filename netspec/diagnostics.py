@@ -9,7 +9,7 @@ a caret under the offending token, in the style of rustc and Elm.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Literal
 

@@ -74,3 +74,20 @@ def test_after_defaults_point_at_their_layer():
     spans = [(n.path, n.span.line, n.span.column) for n in ir.layers(net.body)]
     assert spans[:3] == [("conv1", 5, 1), ("bn1", 5, 1), ("relu1", 5, 1)]
     assert spans[3][1:] == (6, 3)
+
+
+def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
+    from netspec.files import atomic_path, write_atomic
+
+    target = tmp_path / "spec.net"
+    write_atomic(target, "old\n")
+    target.chmod(0o640)
+    try:
+        with atomic_path(target) as tmp:
+            tmp.write_text("half of the new")
+            raise RuntimeError("the writer failed")
+    except RuntimeError:
+        pass
+    assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["spec.net"]
+    write_atomic(target, "new\n")
+    assert target.read_text() == "new\n" and target.stat().st_mode & 0o777 == 0o640  # permissions kept

@@ -141,8 +141,8 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "last.pt"
     checkpoint.save({"epoch": 1, "w": torch.ones(3)}, path)
 
-    def broken_save(obj, fh):  # a crash halfway through writing
-        fh.write(b"half a checkpoint")
+    def broken_save(obj, target):  # a crash halfway through writing
+        Path(target).write_bytes(b"half a checkpoint")
         raise OSError("disk full")
 
     monkeypatch.setattr(checkpoint.torch, "save", broken_save)

@@ -20,7 +20,7 @@ import pytest
 
 import netspec
 from netspec.analysis import analyze
-from netspec.ir import Side, walk
+from netspec.ir import walk
 
 ROOT = Path(__file__).resolve().parents[1]
 ZOO = ROOT / "specs"

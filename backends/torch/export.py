@@ -7,12 +7,13 @@ failed export never leaves half a file.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from netspec.files import atomic_path
 
 FORMATS = ("onnx", "pt2")
 
@@ -30,21 +31,14 @@ def export(model: nn.Module, path: str | os.PathLike, fmt: str, batch: int = 2) 
         raise ValueError(f"unknown export format {fmt!r}; formats are {', '.join(FORMATS)}")
     model = model.eval()
     x = example_input(model, batch)
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{fmt}", dir=path.parent or ".")
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=f".{fmt}") as tmp:
         if fmt == "onnx":
-            _onnx(model, x, tmp)
+            _onnx(model, x, str(tmp))
         else:
             batch_dim = torch.export.Dim("batch", min=1, max=4096)
             program = torch.export.export(model, (x,), dynamic_shapes=({0: batch_dim},))
-            torch.export.save(program, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+            torch.export.save(program, str(tmp))
+    return Path(path)
 
 
 def _onnx(model: nn.Module, x: torch.Tensor, path: str) -> None:

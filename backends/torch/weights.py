@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 from torch import nn
+
+from netspec.files import atomic_path
 
 OPTIONAL = ("num_batches_tracked",)  # BN step counters: absent from many checkpoints, never shape-checked
 HASH_KEY = "netspec.spec_hash"
@@ -232,12 +233,6 @@ def save_weights(model: nn.Module, path: str | os.PathLike) -> Path:
         meta[HASH_KEY] = network.spec_hash
         meta[NAME_KEY] = network.name
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    os.close(fd)
-    try:
-        save_file(state, tmp, metadata=meta)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata=meta)
     return path

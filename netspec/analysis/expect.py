@@ -9,10 +9,7 @@ output shape without the batch dimension.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
-from pathlib import Path
 
 from ..diagnostics import Diagnostic
 from ..ir import Expect, Network
@@ -111,24 +108,4 @@ def updated_text(text: str, network: Network, analysis: Analysis, add_missing: b
     return text
 
 
-def write_atomic(path: str | Path, text: str) -> None:
-    """Replace a file's contents all at once: a reader sees the old file or the new, never half of one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        try:
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        except OSError:
-            pass
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-__all__ = ["Expect", "actual", "check", "matches", "render_like", "updated_text", "write_atomic"]
+__all__ = ["Expect", "actual", "check", "matches", "render_like", "updated_text"]

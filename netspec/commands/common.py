@@ -1,10 +1,8 @@
-"""Helpers shared by the subcommands: finding spec files, --set values, atomic writes."""
+"""Helpers shared by the subcommands: finding spec files, --set values and --input."""
 
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -49,19 +47,3 @@ def add_spec_options(parser: argparse.ArgumentParser) -> None:
                         help="override a network parameter, e.g. --set num_classes=10 (repeatable)")
     parser.add_argument("--input", metavar="CxHxW", default=None,
                         help="analyse for this input shape instead of the spec's `input` line")
-
-
-def write_atomic(path: str | Path, data: str | bytes) -> None:
-    """Write a file so that readers see the old or the new content, never half of it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from .common import add_spec_options, set_pairs, write_atomic
+from ..files import write_atomic
+from .common import add_spec_options, set_pairs
 
 BACKENDS = ("torch",)
 

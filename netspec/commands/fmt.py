@@ -6,7 +6,8 @@ import difflib
 import sys
 
 from ..diagnostics import EXIT_OK, EXIT_SPEC_ERROR, SpecError
-from .common import spec_files, write_atomic
+from ..files import write_atomic
+from .common import spec_files
 
 
 def add_parser(sub) -> None:

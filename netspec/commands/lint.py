@@ -70,7 +70,8 @@ def _collect(paths: list[str]) -> list[Path] | str:
 def check_file(path: Path, disable: set[str], update: bool) -> Result:
     """Every diagnostic for one spec file; with `update`, its expect lines rewritten first."""
     from ..analysis import analyze
-    from ..analysis.expect import check, updated_text, write_atomic
+    from ..analysis.expect import check, updated_text
+    from ..files import write_atomic
     from ..analysis.lints import run_lints
     from ..diagnostics import SpecError
     from ..frontend import parse, read_spec_text

@@ -111,7 +111,7 @@ def splice(document: str, table: str) -> str:
 
 def update_readme(path: Path, table: str) -> bool:
     """Rewrite the table in place (atomically); True when the file changed."""
-    from .common import write_atomic
+    from ..files import write_atomic
 
     old = path.read_text(encoding="utf-8")
     new = splice(old, table)
