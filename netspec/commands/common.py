@@ -31,19 +31,31 @@ def parse_value(text: str) -> Any:
     return text
 
 
-def set_pairs(items: list[str] | None) -> dict[str, Any]:
-    out = {}
-    for item in items or ():
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise argparse.ArgumentTypeError(f"--set takes name=value, got {item!r}")
-        out[name.strip()] = parse_value(value)
-    return out
+def assignment(text: str) -> tuple[str, Any]:
+    """argparse type of --set: NAME=VALUE, so a malformed one is a usage error (exit 2)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. num_classes=10), got {text!r}")
+    return name.strip(), parse_value(value.strip())
 
 
-def add_spec_options(parser: argparse.ArgumentParser) -> None:
-    """--set and --input, which every command that elaborates a spec accepts."""
-    parser.add_argument("--set", metavar="NAME=VALUE", action="append", default=[],
-                        help="override a network parameter, e.g. --set num_classes=10 (repeatable)")
-    parser.add_argument("--input", metavar="CxHxW", default=None,
-                        help="analyse for this input shape instead of the spec's `input` line")
+def whole_number(minimum: int):
+    """argparse type of a count that must be at least `minimum`."""
+
+    def check(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            n = minimum - 1
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number of {minimum} or more, got {text!r}")
+        return n
+
+    return check
+
+
+def add_spec_options(parser, input_help: str = "analyse for this input shape instead of the spec's") -> None:
+    """--set and --input, which every command that elaborates a spec accepts; --set lands in args.params."""
+    parser.add_argument("--set", dest="params", metavar="NAME=VALUE", action="append", type=assignment,
+                        default=[], help="override a network parameter (repeatable): --set num_classes=10")
+    parser.add_argument("--input", metavar="CxHxW", default=None, help=f"{input_help} (e.g. 3x224x224)")

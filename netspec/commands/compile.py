@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..files import write_atomic
-from .common import add_spec_options, set_pairs
+from .common import add_spec_options
 
 BACKENDS = ("torch",)
 
@@ -29,7 +29,7 @@ def run(args) -> int:
     if args.class_name is not None and not is_identifier(args.class_name):
         print(f"error: --class-name {args.class_name!r} is not a Python identifier", file=sys.stderr)
         return 2
-    network = load(args.spec, params=set_pairs(args.set), input=args.input)
+    network = load(args.spec, params=dict(args.params), input=args.input)
     source = generate(network, class_name_override=args.class_name)
     if args.output in (None, "-"):
         sys.stdout.write(source)

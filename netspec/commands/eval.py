@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import set_pairs
+from .common import add_spec_options
 
 MAX_TEXT_CLASSES = 20  # wider matrices go to the PNG; the text lists the most confused pairs instead
 
@@ -25,9 +25,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--device", default="auto", metavar="cpu|cuda")
     p.add_argument("--confusion", metavar="PNG",
                    help="where to draw the confusion matrix (default: confusion.png beside the checkpoint)")
-    p.add_argument("--set", dest="params", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a network parameter (repeatable)")
-    p.add_argument("--input", metavar="CxHxW", help="evaluate at this input shape")
+    add_spec_options(p, input_help="evaluate at this input shape")
     p.set_defaults(run=run)
 
 
@@ -35,14 +33,10 @@ def run(args: argparse.Namespace) -> int:
     from .train import _calm_threads
 
     _calm_threads()
-    from ..diagnostics import EXIT_RUNTIME, EXIT_USAGE
+    from ..diagnostics import EXIT_RUNTIME
     from ..train import TrainError, evaluate_checkpoint
 
-    try:
-        params = set_pairs(args.params)
-    except argparse.ArgumentTypeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    params = dict(args.params)
     try:
         network, data, totals, matrix = evaluate_checkpoint(
             args.spec, args.weights, data=args.data, params=params, input=args.input,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .common import add_spec_options, set_pairs
+from .common import add_spec_options
 
 FORMATS = ("onnx", "pt2")
 
@@ -30,7 +30,7 @@ def run(args) -> int:
 
     try:
         model = build(args.spec, seed=args.seed, weights=args.weights, input=args.input,
-                      optimize="inference" if args.optimize else None, **set_pairs(args.set))
+                      optimize="inference" if args.optimize else None, **dict(args.params))
     except WeightsError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_RUNTIME

@@ -2,39 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
+from .common import add_spec_options, whole_number
 
 FORMATS = ("table", "json", "markdown")
-
-
-def parse_value(text: str):
-    """A `--set` value as the spec would read it: true/false, an int, a float, else the string."""
-    low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
-def assignment(text: str) -> tuple[str, object]:
-    name, sep, value = text.partition("=")
-    if not sep or not name.strip() or not name.strip().isidentifier():
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. num_classes=10), got {text!r}")
-    return name.strip(), parse_value(value.strip())
-
-
-def positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a depth of 1 or more, got {text!r}")
-    return n
 
 
 def emit(text: str) -> None:
@@ -55,11 +25,9 @@ def add_parser(subparsers) -> None:
         description="Analyse a spec without building it: every layer's output shape, parameters and "
                     "multiply-accumulates, the totals, activation memory and receptive field.")
     p.add_argument("spec", metavar="SPEC", help="a .net file, or the name of a zoo spec (resnet50)")
-    p.add_argument("--input", metavar="CxHxW", help="analyse for this input shape (e.g. 3x224x224)")
-    p.add_argument("--set", dest="params", action="append", type=assignment, default=[], metavar="NAME=VALUE",
-                   help="override a network parameter (repeatable): --set num_classes=10")
+    add_spec_options(p)
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
-    p.add_argument("--depth", type=positive, metavar="N", help="collapse blocks nested deeper than N")
+    p.add_argument("--depth", type=whole_number(1), metavar="N", help="collapse blocks nested deeper than N")
     p.add_argument("--dtype", default="float32", metavar="DTYPE",
                    help="element type for memory figures: float32 (default), float16, bfloat16, int8, ...")
     p.set_defaults(run=run)

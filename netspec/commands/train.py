@@ -5,27 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import set_pairs
-
-
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
-    return n
-
-
-def _count(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = -1
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got {text!r}")
-    return n
+from .common import add_spec_options, whole_number
 
 
 def add_parser(subparsers) -> None:
@@ -43,8 +23,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", metavar="DIR", help="output folder (default: runs/<network name>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     g = p.add_argument_group("optimisation")
-    g.add_argument("--epochs", type=_positive, metavar="N", help="passes over the training data (default 30)")
-    g.add_argument("--batch-size", type=_positive, metavar="N", help="global batch size (default 64)")
+    g.add_argument("--epochs", type=whole_number(1), metavar="N", help="passes over the training data (default 30)")
+    g.add_argument("--batch-size", type=whole_number(1), metavar="N", help="global batch size (default 64)")
     g.add_argument("--optimizer", choices=("sgd", "adam", "adamw", "rmsprop"), help="default adam")
     g.add_argument("--lr", type=float, metavar="X",
                    help="learning rate (default: adam/adamw 3e-3, sgd 0.05, rmsprop 1e-3)")
@@ -52,7 +32,7 @@ def add_parser(subparsers) -> None:
     g.add_argument("--weight-decay", type=float, metavar="X", help="L2 penalty (default 0; adamw 0.01)")
     g.add_argument("--schedule", choices=("cosine", "step", "plateau", "none"),
                    help="learning-rate schedule (default cosine); step and plateau divide by 10")
-    g.add_argument("--step-size", type=_positive, metavar="N", help="step schedule: epochs between decays")
+    g.add_argument("--step-size", type=whole_number(1), metavar="N", help="step schedule: epochs between decays")
     g.add_argument("--label-smoothing", type=float, metavar="X", help="cross-entropy label smoothing (default 0)")
     g.add_argument("--augment", metavar="LIST",
                    help="auto (default: shift, plus flip for natural images), none, or e.g. shift=3,flip")
@@ -63,12 +43,10 @@ def add_parser(subparsers) -> None:
                    help="start from these weights (a checkpoint, .safetensors, or a foreign state_dict)")
     f.add_argument("--freeze", metavar="LABEL|GLOBS",
                    help="freeze every layer up to this label, or the layers matching these globs (comma list)")
-    f.add_argument("--num-classes", type=_positive, metavar="N", help="a new head: same as --set num_classes=N")
-    f.add_argument("--unfreeze-after", type=_count, metavar="EPOCHS", help="train the frozen layers too after this many epochs")
+    f.add_argument("--num-classes", type=whole_number(1), metavar="N", help="a new head: same as --set num_classes=N")
+    f.add_argument("--unfreeze-after", type=whole_number(0), metavar="EPOCHS", help="train the frozen layers too after this many epochs")
     s = p.add_argument_group("spec")
-    s.add_argument("--set", dest="params", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a network parameter (repeatable): --set num_classes=10")
-    s.add_argument("--input", metavar="CxHxW", help="train at this input shape instead of the spec's")
+    add_spec_options(s, input_help="train at this input shape instead of the spec's")
     p.set_defaults(run=run)
 
 
@@ -78,14 +56,10 @@ SETTINGS = ("data", "epochs", "batch_size", "optimizer", "lr", "momentum", "weig
 
 def run(args: argparse.Namespace) -> int:
     _calm_threads()
-    from ..diagnostics import EXIT_RUNTIME, EXIT_USAGE
+    from ..diagnostics import EXIT_RUNTIME
     from ..train import TrainError, make_config
 
-    try:
-        params = set_pairs(args.params)
-    except argparse.ArgumentTypeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    params = dict(args.params)
     if args.num_classes is not None:
         params["num_classes"] = args.num_classes
     try:
