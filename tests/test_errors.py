@@ -110,3 +110,18 @@ def test_error_in_imported_file_points_into_it(tmp_path):
         netspec.load(tmp_path / "net.net")
     text = info.value.render()
     assert f"{tmp_path / 'lib.net'}:2:" in text and "did you mean `stride`" in text
+
+
+@pytest.mark.parametrize("command", ["summary", "lint", "compile", "export", "train"])
+def test_every_command_that_reads_a_spec_reports_the_same_error(command, tmp_path, capsys):
+    from netspec.cli import main
+
+    out = ["-o", str(tmp_path / "out")] if command in ("compile", "export") else []
+    out += ["--format", "onnx"] if command == "export" else []
+    out += ["--out", str(tmp_path / "run")] if command == "train" else []
+    for path in BROKEN:
+        assert main([command, str(path), *out]) == 1, (command, path.name)
+        captured = capsys.readouterr()
+        text = captured.out + captured.err  # lint reports on stdout: findings are its output
+        assert expected_fragment(path) in text and "Traceback" not in text, (command, path.name, text)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "run").exists()  # nothing half-written

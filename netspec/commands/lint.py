@@ -74,17 +74,22 @@ def check_file(path: Path, disable: set[str], update: bool) -> Result:
     from ..files import write_atomic
     from ..analysis.lints import run_lints
     from ..diagnostics import SpecError
+    from ..elaborate import check_library, elaborate, is_library
     from ..frontend import parse, read_spec_text
+    from ..parser import parse_tree
 
     result = Result(str(path))
     try:
         text = read_spec_text(path)
         result.sources[str(path)] = text
-        network = parse(text, str(path))
+        tree = parse_tree(text, str(path))
+        if is_library(tree):  # a file of blocks for others to import (specs/lib/): no network to check
+            check_library(tree, filename=str(path), source=text)
+            return result
+        network = elaborate(tree, filename=str(path), source=text, params={}, input=None)
     except SpecError as err:
-        if not _is_library(err, text if str(path) in result.sources else None, path):
-            result.diagnostics += err.diagnostics
-            result.sources.update(err.sources)
+        result.diagnostics += err.diagnostics
+        result.sources.update(err.sources)
         return result
     analysis = analyze(network)
     if update:
@@ -132,21 +137,6 @@ def _changes(network, analysis) -> list[str]:
     out += [f"{what} (added) {actual(what, analysis)}" for what in ("params", "macs", "output")
             if what not in have and actual(what, analysis) is not None]
     return out
-
-
-def _is_library(err, text: str | None, path: Path) -> bool:
-    """A file of blocks for others to import (specs/lib/): it parses, and has no network to check."""
-    if text is None or not any(d.code == "missing-input" for d in err.diagnostics):
-        return False
-    from .. import ast
-    from ..diagnostics import SpecError
-    from ..parser import parse_tree
-
-    try:
-        tree = parse_tree(text, str(path))
-    except SpecError:
-        return False
-    return all(isinstance(st, (ast.BlockDef, ast.ImportDecl, ast.MetaDecl)) for st in tree.statements)
 
 
 def run(args) -> int:
