@@ -53,6 +53,10 @@ class NodeBase(Frozen):
         """Last component of the scope path."""
         return self.path.rsplit(".", 1)[-1]
 
+    def sub_nodes(self) -> tuple["NodeBase", ...]:
+        """Direct sub-nodes, in the order they run; a node a pass adds overrides this for its extras."""
+        return ()
+
 
 # ---------------------------------------------------------------- layers
 
@@ -153,12 +157,18 @@ class Seq(NodeBase):
     children: tuple["Node", ...] = ()
     block: str | None = None  # the user block this sequence was expanded from, e.g. "bottleneck"
 
+    def sub_nodes(self):
+        return self.children
+
 
 class Concat(NodeBase):
     """Parallel branches on the same input, joined along channels (inception)."""
 
     kind: Literal["concat"] = "concat"
     branches: tuple[Seq, ...]
+
+    def sub_nodes(self):
+        return self.branches
 
 
 class Residual(NodeBase):
@@ -168,12 +178,18 @@ class Residual(NodeBase):
     body: Seq
     shortcut: Seq | None = None
 
+    def sub_nodes(self):
+        return (self.body,) if self.shortcut is None else (self.body, self.shortcut)
+
 
 class Dense(NodeBase):
     """DenseNet block: layer i sees the concat of the input and every earlier layer's output."""
 
     kind: Literal["dense"] = "dense"
     layers: tuple[Seq, ...]
+
+    def sub_nodes(self):
+        return self.layers
 
 
 class Gate(NodeBase):
@@ -182,6 +198,9 @@ class Gate(NodeBase):
     kind: Literal["gate"] = "gate"
     body: Seq
 
+    def sub_nodes(self):
+        return (self.body,)
+
 
 class Side(NodeBase):
     """A named side output (GoogLeNet's auxiliary classifiers); the main path passes through."""
@@ -189,6 +208,9 @@ class Side(NodeBase):
     kind: Literal["side"] = "side"
     output: str
     body: Seq
+
+    def sub_nodes(self):
+        return (self.body,)
 
 
 class Save(NodeBase):
@@ -256,17 +278,7 @@ class Network(Frozen):
 
 def children(node: NodeBase) -> tuple[NodeBase, ...]:
     """Direct sub-nodes of a composite, in definition order (body before shortcut)."""
-    if isinstance(node, Seq):
-        return node.children
-    if isinstance(node, Concat):
-        return node.branches
-    if isinstance(node, Residual):
-        return (node.body,) if node.shortcut is None else (node.body, node.shortcut)
-    if isinstance(node, Dense):
-        return node.layers
-    if isinstance(node, (Gate, Side)):
-        return (node.body,)
-    return ()
+    return node.sub_nodes()
 
 
 def walk(node: NodeBase) -> Iterator[NodeBase]:

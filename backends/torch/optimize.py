@@ -11,8 +11,9 @@ import torch
 from torch import nn
 
 from netspec import ir
+from netspec.ir import layers
 from netspec.passes import INFERENCE_PASSES
-from netspec.passes.nodes import FoldedConv, FoldedLinear, FusedConv, layers
+from netspec.passes.nodes import FoldedConv, FoldedLinear, FusedConv
 
 from .builder import build_module, init_weights
 from .modules import Network

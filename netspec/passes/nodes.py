@@ -1,7 +1,8 @@
 """IR nodes that only the inference passes produce.
 
 Each is a subclass of the IR node it replaces, with the same `kind`, so everything that
-walks the IR (shapes, analysis, `ir.walk`) still reads it as that node. The extra fields
+walks the IR (shapes, analysis, `ir.walk`) still reads it as that node; a fused concat's
+stem is one of its `sub_nodes`, so `ir.walk` visits it too. The extra fields
 record what a backend must do with the weights: the passes change structure, the backend
 does the arithmetic. Nothing here imports torch.
 """
@@ -36,19 +37,9 @@ class FusedConcat(ir.Concat):
     splits: tuple[int, ...]  # channels of each slice of the stem's output
     parts: tuple[int | None, ...]  # per branch: the slice it reads, or None for the concat's input
 
+    def sub_nodes(self):
+        return (self.stem, *self.branches)  # the stem runs first; ir.walk then sees every layer
+
 
 class BufferedDense(ir.Dense):
     """A dense block written into one preallocated output instead of re-concatenating per layer."""
-
-
-def walk(node: ir.NodeBase):
-    """ir.walk, plus the stems of fused concats (which ir.children does not know about)."""
-    for n in ir.walk(node):
-        yield n
-        if isinstance(n, FusedConcat):
-            yield from walk(n.stem)
-
-
-def layers(node: ir.NodeBase):
-    """The leaf layers under `node`, fused stems included."""
-    return (n for n in walk(node) if n.kind in ir.LAYER_KINDS)
