@@ -48,10 +48,10 @@ class Constraints:
             mult = self.multiple.get(name, 1)
             low = self.minimum.get(name, 1)
             low = -(-low // mult) * mult  # the smallest multiple that is large enough
-            if mult > 1:
-                out.append(f"{name} must be a multiple of {mult}")
-            if low > 1:
-                out.append(f"{name} must be at least {low}")
+            # a positive multiple of `mult` is at least `mult`: say the minimum only when it adds something
+            needs = ([f"a multiple of {mult}"] if mult > 1 else []) + ([f"at least {low}"] if low > mult else [])
+            if needs:
+                out.append(f"{name} must be {' and '.join(needs)}")
         return tuple(out)
 
 

@@ -202,3 +202,20 @@ classifier: { dropout fc-128 head(10) } soft-max
 def test_repeat_zero_times_is_empty():
     net = netspec.parse("network t(n=1)\ninput 3x8x8\nconv3-4 [conv3-8]x{n - 1} conv3-2")
     assert [n.out_channels for n in ir.layers(net.body)] == [4, 2]
+
+
+def test_symbolic_input_minimum_and_multiple_are_derived_and_reported():
+    net = netspec.parse("network t\ninput 3xHxW\nconv3-8(pad=valid) [conv3-8(pad=valid)]x3 maxpool")
+    # four valid 3x3 convs take 8 pixels, the pool halves: H - 8 must be even and at least 2
+    assert net.constraints == ("H must be a multiple of 2 and at least 10", "W must be a multiple of 2 and at least 10")
+    for size, ok in [(10, True), (12, True), (8, False)]:
+        try:
+            netspec.parse("network t\ninput 3xHxW\nconv3-8(pad=valid) [conv3-8(pad=valid)]x3 maxpool",
+                          input=f"3x{size}x{size}")
+        except netspec.SpecError:
+            assert not ok
+        else:
+            assert ok
+    from netspec.analysis import analyze
+
+    assert analyze(net).to_dict()["constraints"] == list(net.constraints)

@@ -66,6 +66,7 @@ class Analysis:
     head_field: Field | None  # receptive field where the head collapses the map (flatten, fc, global pool)
     head_path: str | None  # the layer that collapses it
     output_field: Field
+    constraints: tuple[str, ...] = ()  # what a symbolic input must satisfy ("H must be a multiple of 32")
 
     @property
     def trainable_params(self) -> int:
@@ -121,6 +122,7 @@ class Analysis:
             "network": self.network,
             "input": shape_str(self.input_shape),
             "output": shape_str(self.output_shape),
+            "constraints": list(self.constraints),  # empty unless the input is symbolic
             "params": self.params,
             "trainable_params": self.trainable_params,
             "non_trainable_params": self.non_trainable_params,
@@ -235,4 +237,4 @@ def analyze(network: Network, dtype: str = "float32") -> Analysis:
     total = cost + Cost(elements=numel(network.input_shape))
     head_field, head_path = walk.head if walk.head else (None, None)
     return Analysis(network.name, tuple(network.input_shape), tuple(network.output_shape), dtype,
-                    tuple(walk.rows), total, head_field, head_path, out)
+                    tuple(walk.rows), total, head_field, head_path, out, tuple(network.constraints))

@@ -79,6 +79,7 @@ HEADER = ["Layer", "Op", "Output", "Params", "MACs", "RF/stride"]
 def _totals(a: Analysis) -> list[tuple[str, str]]:
     rows = [
         ("Input", f"{shape_str(a.input_shape)}  ->  output {shape_str(a.output_shape)}"),
+        *([("Constraints", "; ".join(a.constraints))] if a.constraints else []),
         ("Total params", _count(a.params)),
         ("Trainable params", _count(a.trainable_params)),
         ("Non-trainable params", f"{a.non_trainable_params:,}" +
