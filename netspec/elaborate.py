@@ -381,8 +381,8 @@ class Elaborator:
         return evaluate(value, env, filename)
 
     def as_int(self, value, expr, scope: Scope, what: str, minimum: int = 1) -> int:
-        filename = scope.filename if isinstance(scope, Scope) else scope
-        loc = expr.loc if hasattr(expr, "loc") else expr
+        filename = scope.filename
+        loc = expr.loc if hasattr(expr, "loc") else expr  # an expression, or already a location
         if isinstance(value, Symbol):
             number(value, expr, scope.env, filename)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
