@@ -214,29 +214,9 @@ class ToAst(Transformer):
         return self.int(None, [item]) if isinstance(item, Token) and item.type == "INT" else (
             self.shape(None, [item]) if isinstance(item, Token) else item)
 
-    def _bin(self, op, meta, items):
-        return ast.BinOp(op, items[0], items[1], _loc(meta))
-
-    def add(self, meta, items):
-        return self._bin("+", meta, items)
-
-    def sub(self, meta, items):
-        return self._bin("-", meta, items)
-
-    def mul(self, meta, items):
-        return self._bin("*", meta, items)
-
-    def truediv(self, meta, items):
-        return self._bin("/", meta, items)
-
-    def floordiv(self, meta, items):
-        return self._bin("//", meta, items)
-
-    def mod(self, meta, items):
-        return self._bin("%", meta, items)
-
-    def pow(self, meta, items):
-        return self._bin("**", meta, items)
+    def binop(self, meta, items):
+        left, op, right = items
+        return ast.BinOp(str(op), left, right, _loc(meta))
 
     def neg(self, meta, items):
         return ast.Neg(items[0], _loc(meta))
@@ -273,7 +253,7 @@ _WORDS = {
     "TIMES": "a repeat count such as x2", "LINT_ID": "a lint id such as bias-before-bn", "SOFTMAX": "soft-max",
     "LBRACE": "`{`", "RBRACE": "`}`", "LSQB": "`[`", "RSQB": "`]`", "LPAR": "`(`", "RPAR": "`)`",
     "COMMA": "`,`", "COLON": "`:`", "EQUAL": "`=`", "MINUS": "`-`", "SLASH": "`/`", "VBAR": "`|`",
-    "PLUS": "`+`", "STAR": "`*`", "PERCENT": "`%`", "$END": "the end of the file",
+    "ADD_OP": "`+` or `-`", "MUL_OP": "`*`, `/`, `//` or `%`", "POW_OP": "`**`", "$END": "the end of the file",
 }
 
 _STATEMENT_KEYWORDS = ("network", "input", "meta", "import", "expect", "lint", "block", "default")
