@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import netspec  # noqa: E402
-from netspec.train import TrainConfig, load_data  # noqa: E402
-from netspec.train import loop  # noqa: E402
+from netspec.backends.torch.train import TrainConfig, load_data  # noqa: E402
+from netspec.backends.torch.train import loop  # noqa: E402
 
 
 def hand_epoch(model, optimizer, images, labels, order, batch_size):

@@ -15,8 +15,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
-from netspec.train import TrainConfig, TrainError, make_config, train  # noqa: E402
-from netspec.train import checkpoint  # noqa: E402
+from netspec.backends.torch.train import TrainConfig, TrainError, make_config, train  # noqa: E402
+from netspec.backends.torch.train import checkpoint  # noqa: E402
 
 from conftest import ROOT  # noqa: E402
 

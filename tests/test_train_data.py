@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from netspec.train.data import DataError, load_data, parse_source, read_idx  # noqa: E402
+from netspec.backends.torch.train.data import DataError, load_data, parse_source, read_idx  # noqa: E402
 
 IDENTITY = ([0.0], [1.0])  # no standardising: values stay pixel / 255
 IDENTITY3 = ([0.0] * 3, [1.0] * 3)

@@ -8,8 +8,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
 import netspec  # noqa: E402
-from netspec.train import TrainConfig, TrainError, train  # noqa: E402
-from netspec.train import checkpoint, finetune  # noqa: E402
+from netspec.backends.torch.train import TrainConfig, TrainError, train  # noqa: E402
+from netspec.backends.torch.train import checkpoint, finetune  # noqa: E402
 
 
 def quiet(_line: str) -> None:

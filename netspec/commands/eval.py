@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     _calm_threads()
     from ..diagnostics import EXIT_RUNTIME
-    from ..train import TrainError, evaluate_checkpoint
+    from ..backends.torch.train import TrainError, evaluate_checkpoint
 
     params = dict(args.params)
     try:
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         lines.append(f"top-5     {100 * totals.top5 / max(totals.count, 1):.2f}%")
     lines += [f"loss      {totals.mean_loss:.4f}", "", confusion_text(matrix, data.classes)]
     png = Path(args.confusion) if args.confusion else Path(args.weights).with_name("confusion.png")
-    from ..train import plots
+    from ..backends.torch.train import plots
 
     plots.confusion(matrix, data.classes, png, title=f"{network.name} on {data.name}: {100 * totals.accuracy:.2f}%")
     lines += ["", f"wrote {png}"]

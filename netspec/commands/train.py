@@ -57,7 +57,7 @@ SETTINGS = ("data", "epochs", "batch_size", "optimizer", "lr", "momentum", "weig
 def run(args: argparse.Namespace) -> int:
     _calm_threads()
     from ..diagnostics import EXIT_RUNTIME
-    from ..train import TrainError, make_config
+    from ..backends.torch.train import TrainError, make_config
 
     params = dict(args.params)
     if args.num_classes is not None:
@@ -79,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
 def _train(args, config, params) -> int:
     from pathlib import Path
 
-    from ..train import train
-    from ..train.loop import final_table
+    from ..backends.torch.train import train
+    from ..backends.torch.train.loop import final_table
 
     result = train(args.spec, config=config, out=args.out, resume=args.resume, params=params, input=args.input,
                    log=say)

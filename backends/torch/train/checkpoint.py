@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ..files import atomic_path
+from netspec.files import atomic_path
 from .data import TrainError
 
 FORMAT = "netspec-train-checkpoint"

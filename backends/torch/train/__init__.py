@@ -1,6 +1,6 @@
 """Training and evaluation of a spec: `netspec train` and `netspec eval` as functions.
 
-    >>> from netspec.train import train
+    >>> from netspec.backends.torch.train import train
     >>> result = train("specs/lenet5.net")          # sklearn's digits, runs/lenet5/
     >>> result.final["val_acc"] > 0.975
     True

@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 from typing import Sequence
 
-from ..files import write_atomic
+from netspec.files import write_atomic
 
 
 def _pyplot():

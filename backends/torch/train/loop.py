@@ -241,7 +241,7 @@ def fit(model: nn.Module, data: Data, cfg: TrainConfig, out: str | Path, *, spec
         for stale in (checkpoint.LAST, checkpoint.BEST, "best.safetensors", "metrics.csv", "curves.png"):
             (out / stale).unlink(missing_ok=True)
         if spec_text is not None:
-            from ..files import write_atomic
+            from netspec.files import write_atomic
 
             write_atomic(out / "spec.net", spec_text)
 
@@ -343,7 +343,7 @@ def summary_line(row: dict, epochs: int, best: bool = False) -> str:
 
 
 def write_metrics(history: list[dict], path: Path) -> None:
-    from ..files import write_atomic
+    from netspec.files import write_atomic
 
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, lineterminator="\n")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ..diagnostics import did_you_mean
+from netspec.diagnostics import did_you_mean
 from .data import TrainError
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -32,7 +32,7 @@ DEFAULT_LR = {"sgd": 0.05, "adam": 3e-3, "adamw": 3e-3, "rmsprop": 1e-3}
 
 @dataclass(frozen=True)
 class TrainConfig:
-    data: str = "digits"  # a --data source (see netspec.train.data)
+    data: str = "digits"  # a --data source (see netspec.backends.torch.train.data)
     epochs: int = 30
     batch_size: int = 64  # the global batch: split across processes under torchrun
     optimizer: str = "adam"
