@@ -184,4 +184,14 @@ def lower(root: ir.Network | ir.NodeBase) -> Graph:
     return low.graph
 
 
-__all__ = ["Graph", "Step", "Value", "lower"]
+# Leaf kinds whose output may share memory with their input (a view, or the identity at inference):
+# a backend must not write into such a value in place while its input is still read elsewhere.
+ALIASING_KINDS = frozenset({"dropout", "flatten"})
+
+
+def aliases_input(node: ir.NodeBase) -> bool:
+    """Does this leaf return (a view of) its input rather than a new tensor?"""
+    return node.kind in ALIASING_KINDS or (node.kind == "activation" and node.fn == "identity")
+
+
+__all__ = ["ALIASING_KINDS", "Graph", "Step", "Value", "aliases_input", "lower"]
