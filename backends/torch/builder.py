@@ -13,12 +13,14 @@ residual sums may work in place.
 from __future__ import annotations
 
 from collections import namedtuple
+from dataclasses import dataclass
 import keyword
 
 import torch
 from torch import nn
 
 from netspec import ir
+from netspec.lower import Graph
 from .lowering import module_call
 from .modules import Block, Network
 from .program import Bounds, InPlace, Scope, block_program, check_supported, instructions, lower_with_bounds
@@ -109,8 +111,20 @@ def outputs_type(network: ir.Network) -> type | None:
     return namedtuple(f"{name}Outputs", fields, rename=not ok)
 
 
-def build_module(network: ir.Network) -> Network:
-    """The module tree for `network`, parameters on the meta device (no memory, no init yet)."""
+@dataclass
+class Layout:
+    """What `build_module` decided: the module tree (meta device) and the graph it runs."""
+
+    root: Network
+    graph: Graph
+    bounds: dict[str, Bounds]  # IR path -> its values and steps
+    inplace: InPlace
+    names: dict[str, str]  # leaf path -> qualified module name
+    blocks: list[tuple[Block, Scope, str]]  # every scope's Block, its Scope and qualified name
+
+
+def layout(network: ir.Network) -> Layout:
+    """The module tree for `network`, parameters on the meta device (no memory, no init yet), and its graph."""
     check_supported(network)
     graph, bounds = lower_with_bounds(network)
     inplace = InPlace(graph)
@@ -126,7 +140,12 @@ def build_module(network: ir.Network) -> Network:
     for block, scope, prefix in registrar.blocks:
         block.entry, block.exit, block.values = scope.bounds.input, scope.bounds.output, len(graph.values)
         block.programs = {mode: block_program(scope, instrs[mode], registrar.names, prefix) for mode in (False, True)}
-    return root
+    return Layout(root, graph, bounds, inplace, registrar.names, registrar.blocks)
+
+
+def build_module(network: ir.Network) -> Network:
+    """The module tree for `network`, parameters on the meta device (no memory, no init yet)."""
+    return layout(network).root
 
 
 def init_weights(model: nn.Module, generator: torch.Generator | None = None, skip: bool = False,
