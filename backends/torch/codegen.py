@@ -505,8 +505,10 @@ class Writer:
 
     # -- constructor arguments and expressions
 
-    def finish(self, cls: ClassDef, top_samples: list | None = None) -> None:
+    def finish(self, cls: ClassDef, others: list[dict[str, Instance]], top: bool) -> None:
         per_instance = [dict(holes(i.items)) for i in cls.instances]
+        moved = [(o.env, dict(holes(o.items))) for i in cls.instances for other in others
+                 if (o := other.get(i.qualified)) is not None and o.node.block == i.node.block]
         ids = list(dict.fromkeys(h for found in per_instance for h in found))
         masked = residual_holders(cls.instances[0].items)
         for path in masked:
@@ -517,13 +519,15 @@ class Writer:
         hints = dict(hole_hints(with_shortcuts(cls)))
         for hid in ids:
             samples = [(inst.env, found[hid]) for inst, found in zip(cls.instances, per_instance) if hid in found]
-            if top_samples is not None:
-                extra = [(env, found[hid]) for env, found in top_samples if hid in found]
-                cls.exprs[hid] = fit(samples + extra) if extra else literal(samples[0][1])
-                cls.exprs[hid] = cls.exprs[hid] or literal(samples[0][1])
-                continue
-            expr = fit(samples, hid.rpartition(":")[2] if ":" in hid else None)
-            if expr is None:
+            extra = [(env, found[hid]) for env, found in moved if hid in found]
+            name = hid.rpartition(":")[2] if ":" in hid else None
+            if top and not extra:  # one call: a number follows a parameter only if it moved with it
+                expr = literal(samples[0][1])
+            else:
+                expr = fit(samples + extra, name) or (None if top else fit(samples, name))
+            if expr is None and top:
+                expr = literal(samples[0][1])
+            elif expr is None:
                 expr = unique(identifier_from(hints.get(hid, "value")), taken)
                 cls.extra[hid] = expr
             cls.exprs[hid] = expr
@@ -533,7 +537,7 @@ class Writer:
                        if not _is_literal(e) and all(h in found for found in per_instance)}
             cls.optional[path] = fit_condition(samples, columns) or unique(
                 identifier_from(path.replace(".", "_") + "_shortcut"), taken)
-        if top_samples is not None:
+        if top:
             cls.params = [p for p in cls.instances[0].env]
         else:
             used = " ".join([*cls.exprs.values(), *cls.optional.values()])
@@ -570,7 +574,7 @@ class Writer:
         lines.append(f"{indent}for i in range({cls.exprs[where + '#count']}):")
         for (base, offset), item in zip(loop.names, loop.iterations[0]):
             name_expr = f'f"{base}{{i + {offset}}}"' if offset else f'f"{base}{{i}}"'
-            expr = self.expr_source(cls, item, f"{where}.{item.name}", where)
+            expr = self.expr_source(cls, item, f"{where}.{item.name}", where).replace("\n", "\n    ")
             lines.append(f"{indent}    {owner}.add_module({name_expr}, {expr})")
 
     def value(self, cls: ClassDef, hid: str, loop: str | None) -> str:
@@ -664,6 +668,9 @@ def _is_literal(expr: str) -> bool:
 # ---------------------------------------------------------------- forward, from the graph
 
 
+REUSE_NOT = ("branch", "identity", "scale", "aux_")  # values that get a name of their own
+
+
 class Forward:
     """One class's forward, read off the graph of its first instance: one op per line."""
 
@@ -712,7 +719,7 @@ class Forward:
 
     def out(self, value: int, src: int | None, stop: int, hint: str) -> str:
         """The variable for `value`: its input's when that is read no more after `stop`."""
-        if src is not None and src in self.var and self.last.get(src, -1) < stop:
+        if src is not None and src in self.var and self.last.get(src, -1) < stop and not hint.startswith(REUSE_NOT):
             name = self.var[src]
         else:
             name = self.fresh(hint)
@@ -771,7 +778,7 @@ class Forward:
             for k, branch in enumerate(node.branches, 1):
                 self.node(branch, indent, f"branch{k}")
                 outs.append(self.read(self.bounds[branch.path].output))
-            name = self.out(b.output, None, b.stop, hint)
+            name = self.out(b.output, b.input, b.stop, hint)
             self.lines.append(f"{indent}{name} = torch.cat([{', '.join(outs)}], 1)")
             return
         if isinstance(node, ir.Gate):
@@ -784,7 +791,7 @@ class Forward:
             return
         if isinstance(node, ir.Side):
             self.lines.append(f"{indent}if self.training:  # side output {literal(node.output)}")
-            self.node(node.body, indent + "    ", "aux")
+            self.node(node.body, indent + "    ", "aux_" + identifier_from(node.output))
             value = self.bounds[node.body.path].output
             if self.top:
                 self.sides[node.output] = self.read(value)
@@ -852,7 +859,7 @@ class Forward:
                 self.var[lb.input] = src
                 self.node(layer, indent, "h")
                 self.lines.append(f"{indent}{features}.append({self.read(lb.output)})")
-        name = self.out(b.output, None, b.stop, "out")
+        name = self.out(b.output, b.input, b.stop, "out")
         self.lines.append(f"{indent}{name} = torch.cat({features}, 1)")
 
 
@@ -912,9 +919,10 @@ def generate(network: ir.Network, class_name_override: str | None = None) -> str
     root.env = network_params(network)
     writer = Writer(reader, top)
     writer.assign(root, top=True)
+    others = perturbed(network, root.env)
     for cls in writer.classes:
         is_top = cls.name == top
-        writer.finish(cls, top_samples(network, root.env) if is_top else None)
+        writer.finish(cls, others, is_top)
         cls.init_lines = writer.init_lines(cls)
         if cls.instances[0].sequential and not is_top and all(
                 not hasattr(nn.Sequential, item.name) for item in cls.instances[0].items if not isinstance(item, Loop)):
@@ -936,7 +944,7 @@ def generate(network: ir.Network, class_name_override: str | None = None) -> str
         helpers=sorted(h.split(".")[-1] for h in writer.helpers),
         uses_ordered_dict="OrderedDict(" in source,
         uses_functional="F." in source or "ChannelPad" in {h.split(".")[-1] for h in writer.helpers},
-        meta=literal_dict(network.meta),
+        meta=[(literal(str(k)), literal(str(v))) for k, v in network.meta.items()],
         spec_hash=literal(network.spec_hash),
         input_shape=literal(tuple(network.input_shape)),
         sides=sides,
@@ -953,11 +961,12 @@ def network_params(network: ir.Network) -> dict[str, Any]:
             and isinstance(v, (bool, int, float, str))}
 
 
-def top_samples(network: ir.Network, env: dict[str, Any]) -> list[tuple[dict, dict]]:
-    """The top class's numbers when the spec is elaborated again with one parameter changed.
+def perturbed(network: ir.Network, env: dict[str, Any]) -> list[dict[str, Instance]]:
+    """The network elaborated again with one integer parameter moved, once per parameter: its instances by path.
 
-    With a single instance, a number "follows" `num_classes` only if it changes with it: each
-    integer parameter is moved once (to another value the spec accepts) and the numbers compared.
+    A number that stays the same across every call of a block may still follow a parameter
+    (`k`, `num_classes`): comparing with these elaborations shows which, and keeps the top
+    class (one instance) from matching a number to a parameter by coincidence.
     """
     import netspec
 
@@ -971,14 +980,18 @@ def top_samples(network: ir.Network, env: dict[str, Any]) -> list[tuple[dict, di
         for new in (value + 1, value * 2, value + 2):
             try:
                 other = netspec.load(network.source, params={**network.params, name: new}, input=shape)
+                lay = layout(other)
             except (netspec.SpecError, ValueError, TypeError):
                 continue
-            lay = layout(other)
-            inst = Reader(other, lay).instance(other.body, "", lay.root)
-            out.append(({**env, name: new}, dict(holes(inst.items))))
+            root = Reader(other, lay).instance(other.body, "", lay.root)
+            root.env = {**env, name: new}
+            found = {"": root}
+            stack = [root]
+            while stack:
+                inst = stack.pop()
+                for child in children_of(inst.items):
+                    found[child.qualified] = child
+                    stack.append(child)
+            out.append(found)
             break
     return out
-
-
-def literal_dict(d: dict) -> str:
-    return "{" + ", ".join(f"{literal(str(k))}: {literal(str(v))}" for k, v in d.items()) + "}"

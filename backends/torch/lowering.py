@@ -90,6 +90,11 @@ def lowering_for(node: ir.NodeBase) -> Lowering:
     return entry
 
 
+def has_module(node: ir.NodeBase) -> bool:
+    """A leaf that becomes a module: all but `@name` saves, which name a graph value."""
+    return node.kind in ir.LAYER_KINDS and not isinstance(node, ir.Save)
+
+
 def module_call(node: ir.NodeBase) -> ModuleCall:
     return lowering_for(node).module(node)
 
@@ -204,4 +209,4 @@ def merge(node: ir.Merge) -> ModuleCall:
     return ModuleCall("Merge", (Arg(None, node.mode),))
 
 
-__all__ = ["Arg", "Lowering", "ModuleCall", "TABLE", "lowering_for", "module_call", "register"]
+__all__ = ["Arg", "Lowering", "ModuleCall", "TABLE", "has_module", "lowering_for", "module_call", "register"]

@@ -145,6 +145,12 @@ class Network(Block):
             return self._outputs(out, *[env[v] for v in self.sides])
         return out
 
+    def reset_parameters(self, generator: torch.Generator | None = None, zero_init_residual: bool = False) -> None:
+        """Initialise again as `build` does (the generated source's top class has the same method)."""
+        from .builder import init_weights
+
+        init_weights(self, generator, zero_init_residual=zero_init_residual)
+
     def module_at(self, path: str) -> nn.Module:
         """The module built for the IR node at `path` (its scope path, mapped where needed)."""
         return self.get_submodule(self.path_to_module.get(path, path))

@@ -14,7 +14,7 @@ from netspec.ir import layers
 from netspec.passes import INFERENCE_PASSES
 
 from .builder import build_module, init_weights
-from .lowering import lowering_for
+from .lowering import has_module, lowering_for
 from .modules import Network
 
 
@@ -66,7 +66,7 @@ def weights_for(source: Network, node: ir.NodeBase) -> dict[str, torch.Tensor]:
     derive = DERIVED.get(type(node))
     if derive is not None:
         return derive(source, node)
-    if lowering_for(node).has_weights(node):
+    if has_module(node) and lowering_for(node).has_weights(node):
         return dict(source.module_at(node.path).state_dict())
     return {}
 

@@ -26,7 +26,7 @@ from typing import NamedTuple
 from netspec import ir
 from netspec.lower import Graph, Step, _Lowering, aliases_input
 
-from .lowering import lowering_for, module_call
+from .lowering import has_module, lowering_for, module_call
 
 # instruction codes
 LAYER, ADD, MUL, CONCAT, SLICE, BUFFER, COPY, CALL = range(8)
@@ -183,5 +183,5 @@ def block_program(scope: Scope, instrs: dict[int, Instr], names: dict[str, str],
 def check_supported(network: ir.Network) -> None:
     """Every leaf has a torch lowering (raises the table's error naming the first that has none)."""
     for node in ir.layers(network.body):
-        if not isinstance(node, ir.Save):
+        if has_module(node):
             lowering_for(node)
