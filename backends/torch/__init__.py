@@ -18,12 +18,13 @@ from torch import nn
 
 from netspec import ir
 
+from . import lowering
 from .builder import build_module, init_weights
 from .modules import Network
 from .weights import LoadReport, WeightsError, load_weights, save_weights
 
-__all__ = ["build", "load_weights", "save_weights", "optimize_for_inference", "generate_source",
-           "resolve_spec", "LoadReport", "WeightsError", "Network"]
+__all__ = ["build", "load_weights", "save_weights", "optimize_for_inference", "generate_source", "export",
+           "resolve_spec", "LoadReport", "WeightsError", "Network", "lowering"]
 
 
 def resolve_spec(spec: Any, params: dict | None = None, input: str | tuple | None = None) -> ir.Network:
@@ -96,6 +97,13 @@ def generate_source(spec: Any, class_name: str | None = None) -> str:
     from .codegen import generate
 
     return generate(spec if isinstance(spec, ir.Network) else resolve_spec(spec), class_name_override=class_name)
+
+
+def export(model: nn.Module, path: Any, fmt: str, batch: int = 2) -> Path:
+    """Write `model` as ONNX (`fmt="onnx"`) or a torch.export program (`"pt2"`); see export.py."""
+    from .export import export as write
+
+    return write(model, path, fmt, batch)
 
 
 def default_passes(device: str | torch.device = "cpu") -> tuple[str, ...]:

@@ -21,7 +21,7 @@ from torch import nn
 
 from netspec import ir
 from netspec.lower import Graph
-from .lowering import has_module, module_call
+from .lowering import has_module, is_leaf, module_call
 from .modules import Block, Network
 from .program import Bounds, InPlace, Scope, block_program, check_supported, instructions, lower_with_bounds
 
@@ -69,7 +69,7 @@ class Registrar:
         return name
 
     def node(self, node: ir.NodeBase, block: Block, prefix: str, scope: Scope) -> None:
-        if node.kind in ir.LAYER_KINDS:
+        if is_leaf(node):
             if has_module(node):  # a saved tensor is a graph value, not a module
                 call = module_call(node)
                 if node.path in self.in_place:

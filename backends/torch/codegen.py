@@ -36,7 +36,7 @@ from torch import nn
 from netspec import ir
 
 from .builder import Layout, last_bn_of_residuals, layout
-from .lowering import NO_DEFAULT, ModuleCall, module_call
+from .lowering import NO_DEFAULT, ModuleCall, is_leaf, module_call
 from .modules import Block
 from .program import CALL, LAYER
 
@@ -692,7 +692,7 @@ class Forward:
         self.lines: list[str] = []
         self.kinds = item_kinds(inst.items, "")  # relative module name -> "leaf" / "chain" / "child" / "holder"
         self.kinds_child = child_classes(inst.items, "")
-        self.step_of = {s.node.path: i for i, s in enumerate(graph.steps) if s.node.kind in ir.LAYER_KINDS}
+        self.step_of = {s.node.path: i for i, s in enumerate(graph.steps) if is_leaf(s.node)}
         self.sides: dict[str, str] = {}  # side output -> variable (top class)
         self.keys = ctx_keys(writer.reader)
 
@@ -765,7 +765,7 @@ class Forward:
             if b.input in self.var:
                 self.export(b.input, indent)
             return
-        if node.kind in ir.LAYER_KINDS:
+        if is_leaf(node):
             return self.leaf(node, indent, hint)
         if isinstance(node, ir.Seq):
             return self.seq_children(node, indent, hint)

@@ -90,9 +90,17 @@ def lowering_for(node: ir.NodeBase) -> Lowering:
     return entry
 
 
+# The composites: `lower()` turns them into joins of their parts' values; every other node is a leaf.
+COMPOSITES = (ir.Seq, ir.Concat, ir.Residual, ir.Dense, ir.Gate, ir.Side)
+
+
+def is_leaf(node: ir.NodeBase) -> bool:
+    return not isinstance(node, COMPOSITES)
+
+
 def has_module(node: ir.NodeBase) -> bool:
     """A leaf that becomes a module: all but `@name` saves, which name a graph value."""
-    return node.kind in ir.LAYER_KINDS and not isinstance(node, ir.Save)
+    return is_leaf(node) and not isinstance(node, ir.Save)
 
 
 def module_call(node: ir.NodeBase) -> ModuleCall:
@@ -209,4 +217,4 @@ def merge(node: ir.Merge) -> ModuleCall:
     return ModuleCall("Merge", (Arg(None, node.mode),))
 
 
-__all__ = ["Arg", "Lowering", "ModuleCall", "TABLE", "has_module", "lowering_for", "module_call", "register"]
+__all__ = ["Arg", "Lowering", "ModuleCall", "TABLE", "has_module", "is_leaf", "lowering_for", "module_call", "register"]

@@ -26,7 +26,7 @@ from typing import NamedTuple
 from netspec import ir
 from netspec.lower import Graph, Step, _Lowering, aliases_input
 
-from .lowering import has_module, lowering_for, module_call
+from .lowering import has_module, is_leaf, lowering_for, module_call
 
 # instruction codes
 LAYER, ADD, MUL, CONCAT, SLICE, BUFFER, COPY, CALL = range(8)
@@ -140,7 +140,7 @@ def instructions(graph: Graph, names: dict[str, str], inplace: InPlace, training
     out = {}
     for i, step in order:
         module, arg = (), None
-        if step.node.kind in ir.LAYER_KINDS:  # a layer, or a merge's join, which has its module too
+        if is_leaf(step.node):  # a layer, or a merge's join, which has its module too
             code, module = LAYER, (step.node.path,)
             arg = module_call(step.node).pad
         else:
@@ -182,6 +182,6 @@ def block_program(scope: Scope, instrs: dict[int, Instr], names: dict[str, str],
 
 def check_supported(network: ir.Network) -> None:
     """Every leaf has a torch lowering (raises the table's error naming the first that has none)."""
-    for node in ir.layers(network.body):
+    for node in ir.walk(network.body):
         if has_module(node):
             lowering_for(node)
