@@ -616,14 +616,8 @@ def assign(owner: str, name: str, expr: str) -> str:
 
 
 def children_of(items: list):
-    for item in items:
-        if isinstance(item, Child):
-            yield item.inst
-        elif isinstance(item, (Holder, Chain)):
-            yield from children_of(item.items)
-        elif isinstance(item, Loop):
-            for it in item.iterations:
-                yield from children_of(it)
+    """The block-class instances directly in `items` (not inside another instance)."""
+    return (item.inst for _, item in flat_items(items) if isinstance(item, Child))
 
 
 def hole_hints(items: list, prefix: str = "") -> list[tuple[str, str]]:
@@ -690,8 +684,9 @@ class Forward:
         self.var: dict[int, str] = {own.input: "x"}
         self.counts: dict[str, int] = {"x": 1}
         self.lines: list[str] = []
-        self.kinds = item_kinds(inst.items, "")  # relative module name -> "leaf" / "chain" / "child" / "holder"
-        self.kinds_child = child_classes(inst.items, "")
+        items = list(flat_items(inst.items))
+        self.kinds = {w: type(i).__name__.lower() for w, i in items}  # name -> "leaf" / "chain" / "child" / "holder"
+        self.kinds_child = {w: i.inst.cls for w, i in items if isinstance(i, Child)}
         self.step_of = {s.node.path: i for i, s in enumerate(graph.steps) if is_leaf(s.node)}
         self.sides: dict[str, str] = {}  # side output -> variable (top class)
         self.keys = ctx_keys(writer.reader)
@@ -863,33 +858,17 @@ class Forward:
         self.lines.append(f"{indent}{name} = torch.cat({features}, 1)")
 
 
-def item_kinds(items: list, prefix: str) -> dict[str, str]:
-    out = {}
+def flat_items(items: list, prefix: str = ""):
+    """(relative module name, item) for every item, through containers, Sequentials and loops."""
     for item in items:
         if isinstance(item, Loop):
             for it in item.iterations:
-                out.update(item_kinds(it, prefix))
+                yield from flat_items(it, prefix)
             continue
         where = f"{prefix}{item.name}"
-        out[where] = type(item).__name__.lower()
-        if isinstance(item, Holder):
-            out.update(item_kinds(item.items, where + "."))
-        elif isinstance(item, Chain):
-            out.update(item_kinds(item.items, where + "."))
-    return out
-
-
-def child_classes(items: list, prefix: str) -> dict[str, ClassDef]:
-    out = {}
-    for item in items:
-        if isinstance(item, Loop):
-            for it in item.iterations:
-                out.update(child_classes(it, prefix))
-        elif isinstance(item, Child):
-            out[f"{prefix}{item.name}"] = item.inst.cls
-        elif isinstance(item, Holder):
-            out.update(child_classes(item.items, f"{prefix}{item.name}."))
-    return out
+        yield where, item
+        if isinstance(item, (Holder, Chain)):
+            yield from flat_items(item.items, where + ".")
 
 
 def ctx_keys(reader: Reader) -> dict[int, str]:
