@@ -148,6 +148,7 @@ class ClassDef:
     exprs: dict[str, str] = field(default_factory=dict)  # hole id -> source
     extra: dict[str, str] = field(default_factory=dict)  # hole id -> the extra constructor argument it became
     optional: dict[str, str] = field(default_factory=dict)  # residual scope -> condition for its shortcut
+    shortcut_shapes: dict[str, tuple] = field(default_factory=dict)  # residual scope -> its shortcut's structure
     init_lines: list[str] = field(default_factory=list)
     forward_lines: list[str] = field(default_factory=list)
     needs_ctx: bool = False
@@ -486,7 +487,7 @@ class Writer:
             if cls is None:
                 name = self.top if top else self.fresh_name(class_name(inst.node.block))
                 cls = ClassDef(name, None if top else inst.node.block)
-                cls.shortcut_shapes = dict(shortcuts)  # type: ignore[attr-defined]
+                cls.shortcut_shapes = dict(shortcuts)
                 self.by_key[key + (variant,)] = cls
                 self.classes.append(cls)
                 break
