@@ -20,6 +20,7 @@ from netspec import ir
 
 from . import lowering
 from .builder import build_module, init_weights
+from .export import export  # the name is the function: ONNX (`fmt="onnx"`) or torch.export (`"pt2"`)
 from .modules import Network
 from .weights import LoadReport, WeightsError, load_weights, save_weights
 
@@ -97,13 +98,6 @@ def generate_source(spec: Any, class_name: str | None = None) -> str:
     from .codegen import generate
 
     return generate(spec if isinstance(spec, ir.Network) else resolve_spec(spec), class_name_override=class_name)
-
-
-def export(model: nn.Module, path: Any, fmt: str, batch: int = 2) -> Path:
-    """Write `model` as ONNX (`fmt="onnx"`) or a torch.export program (`"pt2"`); see export.py."""
-    from .export import export as write
-
-    return write(model, path, fmt, batch)
 
 
 def default_passes(device: str | torch.device = "cpu") -> tuple[str, ...]:

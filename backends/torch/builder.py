@@ -121,6 +121,7 @@ class Layout:
     inplace: InPlace
     names: dict[str, str]  # leaf path -> qualified module name
     blocks: list[tuple[Block, Scope, str]]  # every scope's Block, its Scope and qualified name
+    in_place: frozenset[str]  # paths of the activations that run in place
 
 
 def layout(network: ir.Network) -> Layout:
@@ -140,7 +141,7 @@ def layout(network: ir.Network) -> Layout:
     for block, scope, prefix in registrar.blocks:
         block.entry, block.exit, block.values = scope.bounds.input, scope.bounds.output, len(graph.values)
         block.programs = {mode: block_program(scope, instrs[mode], registrar.names, prefix) for mode in (False, True)}
-    return Layout(root, graph, bounds, inplace, registrar.names, registrar.blocks)
+    return Layout(root, graph, bounds, inplace, registrar.names, registrar.blocks, activations)
 
 
 def build_module(network: ir.Network) -> Network:

@@ -185,7 +185,6 @@ class Reader:
         for node in ir.walk(network.body):
             self.nodes[lay.root.path_to_module.get(node.path, node.path)] = node
         self.scope_blocks = {qualified: block for block, _, qualified in lay.blocks}
-        self.in_place = {p for p, q in lay.names.items() if getattr(lay.root.get_submodule(q), "inplace", False)}
 
     def is_class_scope(self, node: ir.NodeBase | None) -> bool:
         return isinstance(node, ir.Seq) and node.block is not None
@@ -203,7 +202,7 @@ class Reader:
             sub = self.nodes.get(q)
             if not isinstance(module, Block):
                 call = module_call(sub)
-                out.append(Leaf(name, call.in_place() if sub.path in self.in_place else call))
+                out.append(Leaf(name, call.in_place() if sub.path in self.lay.in_place else call))
             elif self.is_class_scope(sub):
                 out.append(Child(name, self.instance(sub, q, module)))
             elif sub is not None and self.sequential(module, q) and all(not isinstance(m, Block)
