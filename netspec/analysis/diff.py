@@ -99,6 +99,7 @@ class _Tree:
     row: Row | None  # None at the root
     name: str  # path below the parent row: "conv1", "body.conv2", "bottleneck3"
     children: list["_Tree"] = field(default_factory=list)
+    size: int = 1  # rows in this subtree: keeping a large block in place is worth more than a layer
 
 
 def row_tree(analysis: Analysis) -> _Tree:
@@ -112,6 +113,8 @@ def row_tree(analysis: Analysis) -> _Tree:
         node = _Tree(row, name)
         parent.children.append(node)
         stack.append(node)
+        for above in stack[1:-1]:
+            above.size += 1
     return root
 
 
@@ -242,7 +245,10 @@ class _Differ:
     # -- pairing
 
     def score(self, a: _Tree, b: _Tree) -> int:
-        """How much an old and a new node share; 0: they never pair."""
+        """How much an old and a new node share, weighted by their size; 0: they never pair."""
+        return self.kinship(a, b) * min(a.size, b.size)
+
+    def kinship(self, a: _Tree, b: _Tree) -> int:
         na, nb = a.row.node, b.row.node
         if na.kind != nb.kind:
             return 0
@@ -257,10 +263,10 @@ class _Differ:
         """Pairs in order; (a, None) is removed, (None, b) added."""
         n, m = len(olds), len(news)
         lo = 0  # common head and tail of identical nodes need no search
-        while lo < min(n, m) and self.score(olds[lo], news[lo]) == 10:
+        while lo < min(n, m) and self.kinship(olds[lo], news[lo]) == 10:
             lo += 1
         hi = 0
-        while hi < min(n, m) - lo and self.score(olds[n - 1 - hi], news[m - 1 - hi]) == 10:
+        while hi < min(n, m) - lo and self.kinship(olds[n - 1 - hi], news[m - 1 - hi]) == 10:
             hi += 1
         mid_old, mid_new = olds[lo:n - hi], news[lo:m - hi]
         if len(mid_old) * len(mid_new) > MAX_ALIGN_CELLS:
