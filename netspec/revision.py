@@ -92,13 +92,17 @@ def materialize(path: Path, rev: str, into: Path) -> tuple[Path, dict[str, str]]
     return into / rel, names
 
 
-def _renamed(err: SpecError, names: Mapping[str, str]) -> SpecError:
+def _renamed(err: SpecError, names: Mapping[str, str], folder: Path, rev: str) -> SpecError:
     """The same error with the temporary copies called by their `REV:PATH` names."""
 
     def span(s):
         return s if s is None or s.file not in names else s.model_copy(update={"file": names[s.file]})
 
-    diagnostics = [dataclasses.replace(d, span=span(d.span),
+    def words(text):  # "looked in /tmp/netspec-rev-x/specs" -> "looked in HEAD:specs"
+        return text if text is None else text.replace(f"{folder}/", f"{rev}:").replace(str(folder), f"{rev}:")
+
+    diagnostics = [dataclasses.replace(d, message=words(d.message), help=words(d.help), span=span(d.span),
+                                       notes=tuple(map(words, d.notes)),
                                        labels=tuple(dataclasses.replace(lb, span=span(lb.span)) for lb in d.labels))
                    for d in err.diagnostics]
     sources = {names.get(k, k): v for k, v in err.sources.items()}
@@ -116,9 +120,10 @@ def load_at(path: str | Path, rev: str, *, params: Mapping[str, Any] | None = No
     if not spec.exists():
         raise RevisionError(f"no such spec file: {spec}")
     with tempfile.TemporaryDirectory(prefix="netspec-rev-") as tmp:
-        copy, names = materialize(spec, rev, Path(tmp).resolve())
+        folder = Path(tmp).resolve()
+        copy, names = materialize(spec, rev, folder)
         try:
             network = load(copy, params=params, input=input)
         except SpecError as err:
-            raise _renamed(err, names) from None
+            raise _renamed(err, names, folder, rev) from None
     return network.model_copy(update={"source": names[str(copy)]})
