@@ -13,7 +13,6 @@ from torch import nn
 from netspec import ir
 from netspec.ir import layers
 from netspec.passes import INFERENCE_PASSES
-from netspec.passes.nodes import FoldedConv, FoldedLinear, FusedConv
 
 from .builder import build_module, init_weights
 from .modules import Network
@@ -60,13 +59,13 @@ def optimize_for_inference(model: Network, passes: tuple[str, ...] | None = None
 
 def weights_for(source: Network, node: ir.NodeBase) -> dict[str, torch.Tensor]:
     """The tensors of `node`'s module, computed from the unoptimised model `source`."""
-    if isinstance(node, FusedConv):
+    if isinstance(node, ir.FusedConv):
         parts = [weights_for(source, p) for p in node.parts]
         out = {"weight": torch.cat([p["weight"] for p in parts], 0)}
         if node.bias:
             out["bias"] = torch.cat([p["bias"] for p in parts], 0)
         return out
-    if isinstance(node, (FoldedConv, FoldedLinear)):
+    if isinstance(node, (ir.FoldedConv, ir.FoldedLinear)):
         layer = source.module_at(node.path)
         bn = source.module_at(node.folded.path)
         w = layer.weight.double()
