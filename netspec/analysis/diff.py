@@ -328,7 +328,10 @@ class _Differ:
         own_old, own_new = attributes(old.node), attributes(new.node)
         differs = {k: (own_old.get(k), own_new.get(k)) for k in own_old.keys() | own_new.keys()
                    if own_old.get(k) != own_new.get(k)}
-        block_old, block_new = getattr(old.node, "block", None), getattr(new.node, "block", None)
+        # the block a sequence was called as, with its arguments: a different call with the same
+        # structure (a renamed block, a default written out) changes nothing the network computes
+        block_old = (getattr(old.node, "block", None), _freeze(getattr(old.node, "block_args", None)))
+        block_new = (getattr(new.node, "block", None), _freeze(getattr(new.node, "block_args", None)))
         if status is None:
             moved_or_new = any(c.status not in (SAME, RENAMED) for c in kids)
             figures = node_figures(old, self.old) != node_figures(new, self.new)
@@ -338,8 +341,8 @@ class _Differ:
                 status = RENAMED
             else:
                 status = SAME
-        if block_old != block_new:
-            differs["block"] = (block_old, block_new)
+        if block_old[0] != block_new[0]:
+            differs["block"] = (block_old[0], block_new[0])
         return Change(status, old, new, kids, differs)
 
     def moves(self, tops: list[Change]) -> None:

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 from . import receptive
 from .diff import ADDED, CHANGED, MARKS, MOVED, REMOVED, RENAMED, SAME, Change, Delta, NetworkDiff, node_figures
-from .notation import shape_str
+from .notation import describe, shape_str
 from .report import _bytes, _field, human
 
 JSON_VERSION = 1
@@ -65,15 +65,49 @@ def field_cell(old, new) -> str:
     return _field(new) if old == new else f"{_field(old)} {ARROW} {_field(new)}"
 
 
-def label(row) -> str:
-    """A node as a reader knows it: the block it was called as (with its arguments when known), else its op."""
-    node = row.node
-    if row.kind != "seq" or not getattr(node, "block", None):
-        return row.op
-    args = getattr(node, "block_args", None)
+def _arg(v) -> str:
+    return "x".join(map(str, v)) if isinstance(v, tuple) else str(v)
+
+
+def call(node) -> str:
+    """A node as a reader knows it: the block call it came from, `bottleneck(256, stride=2, width=64)`
+    (the first argument by position, the others by name), else its op in paper notation."""
+    if node.kind != "seq" or not getattr(node, "block", None):
+        return describe(node)
+    args = list((getattr(node, "block_args", None) or {}).items())
     if not args:
         return node.block
-    return f"{node.block}({', '.join(f'{k}={v!r}' if isinstance(v, str) else f'{k}={v}' for k, v in args.items())})"
+    return f"{node.block}({', '.join([_arg(args[0][1])] + [f'{k}={_arg(v)}' for k, v in args[1:]])})"
+
+
+def label(row) -> str:
+    return call(row.node)
+
+
+def _call_change(old, new) -> str:
+    """`bottleneck_stage(n 6 → 23)` when only arguments differ, else both calls in full."""
+    a_args, b_args = getattr(old, "block_args", None) or {}, getattr(new, "block_args", None) or {}
+    if getattr(old, "block", None) != getattr(new, "block", None) or a_args.keys() != b_args.keys():
+        if getattr(old, "block", None) and getattr(new, "block", None) and a_args == b_args:
+            return f"{old.block} {ARROW} {new.block}"
+        return f"{call(old)} {ARROW} {call(new)}"
+    changed = [f"{k} {_arg(a_args[k])} {ARROW} {_arg(b_args[k])}" for k in a_args if a_args[k] != b_args[k]]
+    return f"{old.block}({', '.join(changed)})"
+
+
+def repeat_changes(old, new) -> list[str]:
+    """`[bottleneck(256, stride=1, width=64)] x5 → x22` for each repeat written with another count."""
+    spans_old, spans_new = getattr(old, "repeats", ()), getattr(new, "repeats", ())
+    if len(spans_old) != len(spans_new):
+        return []
+    out = []
+    for a, b in zip(spans_old, spans_new):
+        if a.count == b.count:
+            continue
+        node, span = (new, b) if b.count else (old, a)
+        unit = node.children[span.start:span.start + (span.stop - span.start) // span.count]
+        out.append(f"[{' '.join(call(n) for n in unit)}] x{a.count} {ARROW} x{b.count}")
+    return out
 
 
 def _value(v) -> str:
@@ -85,21 +119,23 @@ def _value(v) -> str:
 
 
 def what(c: Change) -> str:
-    """The change itself in words: `conv3-64/2 → conv3-64`, `in_channels 1024 → 1280`, `was stage2`."""
+    """The change itself in words: `conv3-64/2 → conv3-64`, `in_channels 1024 → 1280`, `was stage2`,
+    `[bottleneck(256, stride=1, width=64)] x5 → x22`."""
     if c.status in (ADDED, REMOVED):
         return label(c.row)
+    old, new = c.old.node, c.new.node
     parts = []
-    old_label, new_label = label(c.old), label(c.new)
     if c.status == MOVED:
         parts.append(f"moved from {c.old.path}")
-    elif c.old.path != c.new.path and c.old.path.rsplit(".", 1)[-1] != c.new.path.rsplit(".", 1)[-1]:
+    elif c.old.path.rsplit(".", 1)[-1] != c.new.path.rsplit(".", 1)[-1]:
         parts.append(f"was {c.old.path.rsplit('.', 1)[-1]}")
-    if old_label != new_label:
-        parts.append(f"{old_label} {ARROW} {new_label}")
+    if call(old) != call(new):
+        parts.append(_call_change(old, new) if old.kind == "seq" else f"{call(old)} {ARROW} {call(new)}")
+        parts += repeat_changes(old, new)
     else:
         parts += [f"{k} {_value(a)} {ARROW} {_value(b)}" for k, (a, b) in sorted(c.attributes.items())
                   if k != "block"]
-    return ", ".join(parts) or new_label
+    return ", ".join(parts) or call(new)
 
 
 # ---------------------------------------------------------------- rows of figures
@@ -347,6 +383,7 @@ def change_json(c: Change, d: NetworkDiff) -> dict:
         "depth": c.depth,
         "old_op": label(c.old) if c.old else None,
         "new_op": label(c.new) if c.new else None,
+        "description": what(c),
         "attributes": {k: {"old": _jsonable(a), "new": _jsonable(b)} for k, (a, b) in sorted(c.attributes.items())},
         "output": {"old": shape_str(c.old.out_shape) if c.old else None,
                    "new": shape_str(c.new.out_shape) if c.new else None},
