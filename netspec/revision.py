@@ -114,11 +114,10 @@ def _renamed(err: SpecError, names: Mapping[str, str], folder: Path, rev: str) -
 def load_at(path: str | Path, rev: str, *, params: Mapping[str, Any] | None = None,
             input: str | tuple | None = None) -> Network:
     """`netspec.load` of a spec (a path or a zoo name) as it was at git revision `rev`."""
-    from .frontend import load, resolve_spec_path
+    from .frontend import load, read_spec_text, resolve_spec_path
 
     spec = resolve_spec_path(path)
-    if not spec.exists():
-        raise RevisionError(f"no such spec file: {spec}")
+    read_spec_text(spec)  # a spec missing from the work tree is the error every command gives (exit 1)
     with tempfile.TemporaryDirectory(prefix="netspec-rev-") as tmp:
         folder = Path(tmp).resolve()
         copy, names = materialize(spec, rev, folder)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import pytest
 
@@ -174,6 +175,16 @@ def test_a_spec_against_itself_is_an_empty_diff(capsys):
     assert main(["diff", "resnet50", "resnet50", "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["empty"] and doc["changes"] == [] and doc["totals"]["params"]["delta"] == 0
+    # the README's CI job skips the specs whose comment says this
+    assert "No change in layers" in markdown(d)
+
+
+def test_diff_never_imports_torch():
+    code = ("import sys; from netspec.cli import main; "
+            "assert main(['diff', 'resnet50', 'resnet101', '--format', 'markdown']) == 0; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 def test_more_repeats_are_added_blocks():

@@ -72,20 +72,32 @@ def attributes(node: NodeBase) -> dict[str, Any]:
 
 
 class Signatures:
-    """Structural signatures of IR subtrees, computed once per node."""
+    """Attributes and structural signatures of IR nodes, computed once per node (the networks
+    outlive this object, so ids stay unique)."""
 
     def __init__(self) -> None:
-        self._memo: dict[int, int] = {}
+        self._attributes: dict[int, dict[str, Any]] = {}
+        self._shallow: dict[int, int] = {}
+        self._deep: dict[int, int] = {}
+
+    def attributes(self, node: NodeBase) -> dict[str, Any]:
+        found = self._attributes.get(id(node))
+        if found is None:
+            found = self._attributes[id(node)] = attributes(node)
+        return found
 
     def shallow(self, node: NodeBase) -> int:
-        return hash((node.kind, tuple(attributes(node).items())))
+        """The node's own kind and settings."""
+        sig = self._shallow.get(id(node))
+        if sig is None:
+            sig = self._shallow[id(node)] = hash((node.kind, tuple(self.attributes(node).items())))
+        return sig
 
     def deep(self, node: NodeBase) -> int:
-        key = id(node)
-        sig = self._memo.get(key)
+        """The node's and everything's under it: kinds, settings, order; no names, no shapes."""
+        sig = self._deep.get(id(node))
         if sig is None:
-            sig = hash((node.kind, tuple(attributes(node).items()), tuple(self.deep(c) for c in node.sub_nodes())))
-            self._memo[key] = sig
+            sig = self._deep[id(node)] = hash((self.shallow(node), tuple(self.deep(c) for c in node.sub_nodes())))
         return sig
 
 
@@ -325,7 +337,7 @@ class _Differ:
         return self.judge(a.row, b.row, kids, renamed=a.name != b.name)
 
     def judge(self, old: Row, new: Row, kids: list[Change], renamed: bool, status: str | None = None) -> Change:
-        own_old, own_new = attributes(old.node), attributes(new.node)
+        own_old, own_new = self.sigs.attributes(old.node), self.sigs.attributes(new.node)
         differs = {k: (own_old.get(k), own_new.get(k)) for k in own_old.keys() | own_new.keys()
                    if own_old.get(k) != own_new.get(k)}
         # the block a sequence was called as, with its arguments: a different call with the same

@@ -339,6 +339,7 @@ def markdown(d: NetworkDiff, depth: int | None = None) -> str:
     headline = [f"**params {change_cell(t['params'], 'count')}**", f"MACs {change_cell(t['macs'], 'macs')}",
                 f"activations {change_cell(t['memory'], 'bytes')}",
                 f"RF/stride {field_cell(t['field'].old, t['field'].new)}"]
+    headline = [h.replace(" =", " unchanged") for h in headline]
     out.append(" · ".join(headline) if d.changed else "No change in figures (names only).")
     out += [f"- {line}" for line in context_lines(d)]
     out += ["", _md_row(STAGE_HEADER[1:]), "|---|---|--:|--:|--:|---|"]
