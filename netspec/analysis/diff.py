@@ -266,7 +266,8 @@ class _Differ:
             return 0
         if self.sigs.deep(na) == self.sigs.deep(nb):
             return 10 if a.name == b.name else 8
-        same_settings = self.sigs.shallow(na) == self.sigs.shallow(nb) and getattr(na, "block", None) == getattr(nb, "block", None)
+        same_settings = (self.sigs.shallow(na) == self.sigs.shallow(nb)
+                         and getattr(na, "block", None) == getattr(nb, "block", None))
         if a.name == b.name:
             return 6 if same_settings else 5
         return 3 if same_settings else 1
@@ -358,40 +359,36 @@ class _Differ:
         return Change(status, old, new, kids, differs)
 
     def moves(self, tops: list[Change]) -> None:
-        """Pair a block removed in one place with an identical one added in another."""
+        """Pair a block removed in one place with an identical one added in another, in network order."""
         removed: dict[int, list[tuple[list[Change], Change]]] = {}
-        added: list[tuple[list[Change], int, Change]] = []
+        added: list[tuple[list[Change], Change]] = []
 
         def collect(siblings: list[Change]) -> None:
-            for i, c in enumerate(siblings):
+            for c in siblings:
                 if c.status == REMOVED and not c.old.leaf:
                     removed.setdefault(self.sigs.deep(c.old.node), []).append((siblings, c))
                 elif c.status == ADDED and not c.new.leaf:
-                    added.append((siblings, i, c))
+                    added.append((siblings, c))
                 else:
                     collect(c.children)
 
         collect(tops)
-        for siblings, i, c in added:
+        for siblings, c in added:
             candidates = removed.get(self.sigs.deep(c.new.node))
-            if not candidates:
-                continue
-            where, gone = candidates.pop(0)
-            where.remove(gone)
-            siblings[siblings.index(c)] = self.moved(gone.old, c.new)
+            if candidates:
+                where, gone = candidates.pop(0)
+                where.remove(gone)
+                siblings[siblings.index(c)] = self.moved(gone.old, c.new)
 
     def moved(self, old: Row, new: Row) -> Change:
-        a, b = self.subtree(old, self.old), self.subtree(new, self.new)
+        a, b = self.old_index[old.path], self.new_index[new.path]
         kids = [self.pair(x, y) for x, y in self.align(a.children, b.children)]
         return self.judge(old, new, kids, renamed=True, status=MOVED)
 
-    def subtree(self, row: Row, analysis: Analysis) -> _Tree:
-        return self._index[id(analysis)][row.path]
-
     def run(self) -> list[Change]:
-        self._trees = {id(self.old): row_tree(self.old), id(self.new): row_tree(self.new)}
-        self._index = {key: {t.row.path: t for t in _subtrees(tree)} for key, tree in self._trees.items()}
-        old_root, new_root = self._trees[id(self.old)], self._trees[id(self.new)]
+        old_root, new_root = row_tree(self.old), row_tree(self.new)
+        self.old_index = {t.row.path: t for t in _subtrees(old_root)}
+        self.new_index = {t.row.path: t for t in _subtrees(new_root)}
         tops = [self.pair(a, b) for a, b in self.align(old_root.children, new_root.children)]
         self.moves(tops)
         return tops

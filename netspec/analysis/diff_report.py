@@ -402,7 +402,7 @@ def _jsonable(v):
     return v if v is None or isinstance(v, (int, float, str, bool)) else str(v)
 
 
-def _side(net, analysis) -> dict:
+def _side(net) -> dict:
     return {"network": net.name, "source": net.source, "input": shape_str(net.input_shape),
             "output": shape_str(net.output_shape), "parameters": dict(net.params), "spec_hash": net.spec_hash}
 
@@ -420,8 +420,8 @@ def to_dict(d: NetworkDiff, depth: int | None = None, checks: list | None = None
 
     return {
         "version": JSON_VERSION,
-        "old": _side(d.old_network, d.old),
-        "new": _side(d.new_network, d.new),
+        "old": _side(d.old_network),
+        "new": _side(d.new_network),
         "changed": d.changed,
         "empty": d.empty,
         "counts": counts(d),
