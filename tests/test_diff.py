@@ -225,6 +225,28 @@ def test_a_block_moved_to_another_scope_is_a_move():
     assert "moved from s1.extra1" in text(d)
 
 
+def chain(pairs: int, inserts=()) -> str:
+    """A flat network of `pairs` conv + relu pairs, with a conv + bn + relu inserted before each index in `inserts`."""
+    body = ["conv3-16 relu"] * pairs
+    for k in sorted(inserts, reverse=True):
+        body.insert(k, "conv3-16 bn relu")
+    return "network chain\ninput 3x16x16\n" + "\n".join(body) + "\ngap fc-10\n"
+
+
+@pytest.mark.parametrize("pairs", [20, 400])  # 400 pairs: over 250,000 cells, the linear alignment
+def test_layers_inserted_into_a_long_chain_are_the_only_additions(pairs):
+    inserts = (3, pairs - 4)
+    old, new = netspec.parse(chain(pairs), "old.net"), netspec.parse(chain(pairs, inserts), "new.net")
+    d = diff(old, new)
+    assert_totals_match_analyses(d, old, new)
+    s = statuses(d)
+    assert sorted(c.new.kind for c in s[ADDED]) == sorted(["conv", "batchnorm", "activation"] * 2)
+    assert REMOVED not in s and CHANGED not in s
+    # the layers after an insertion keep their structure: only their automatic names shift
+    assert all(c.old.path != c.new.path for c in s[RENAMED])
+    assert len(s[SAME]) + len(s[RENAMED]) == len(analyze(old).rows)
+
+
 # ---------------------------------------------------------------- reports
 
 

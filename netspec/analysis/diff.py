@@ -8,14 +8,16 @@
 
 The two networks are aligned scope by scope, over the rows of their analyses (a row per node, the
 figures of everything under it). Within a scope, the old and the new children are aligned as
-sequences: a weighted longest common subsequence in which a pair scores by what it shares. The
-same structure under the same name scores highest, then the same structure under another name (a
-relabelled stage, a renamed block), then the same name, then the same layer settings, then the same
-kind of node; different kinds never pair. "Structure" is a signature of the node and everything
-under it: kind and hyper-parameters, never names or shapes, so a block renamed without any other
-change aligns with itself and reports no change in figures. A block that leaves one place and
-shows up unchanged in another (a different scope, or past its siblings) is paired afterwards as a
-move. Everything here is plain data over `Analysis` rows; rendering is in `diff_report`.
+sequences: the alignment that keeps the order of both and maximises what the pairs share (a
+weighted longest common subsequence). Structure counts first: the same structure, then the same
+settings, then the same kind of node; different kinds never pair; weights grow with the size of
+the subtree. Names only break ties, so a relabelled stage, a renamed block, or layers whose
+automatic names shifted because one was inserted before them still pair with their counterparts.
+"Structure" is a signature of the node and everything under it: kinds and hyper-parameters, never
+names or shapes, so a block renamed without any other change aligns with itself and reports no
+change in figures. A block that leaves one place and shows up unchanged in another (a different
+scope, or past its siblings) is paired afterwards as a move. Everything here is plain data over
+`Analysis` rows; rendering is in `diff_report`.
 """
 
 from __future__ import annotations
@@ -36,36 +38,42 @@ NAMING = frozenset({"path", "label", "span", "in_shape", "out_shape", "kind", "b
 SAME, RENAMED, CHANGED, ADDED, REMOVED, MOVED = "same", "renamed", "changed", "added", "removed", "moved"
 MARKS = {ADDED: "+", REMOVED: "-", CHANGED: "!", MOVED: ">", RENAMED: "~", SAME: "="}
 
-# Above this many cells, a scope is aligned by name and structure alone (difflib) instead of the
-# weighted alignment: a 10,000-layer flat spec stays linear.
+# Above this many cells, a scope is aligned greedily by structure instead of by the weighted
+# alignment (quadratic): a 10,000-layer flat spec stays linear.
 MAX_ALIGN_CELLS = 250_000
 
 
 # ---------------------------------------------------------------- signatures
 
 
+# Fields that hold sub-nodes in the IR's composites; any other field holding nodes (a pass's node) is
+# recognised by its value.
+SUB_NODE_FIELDS = frozenset({"children", "branches", "body", "shortcut", "layers"})
+
+
 def _freeze(value: Any) -> Any:
+    """A hashable copy of a field's value (dicts and lists become tuples)."""
     if isinstance(value, dict):
         return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list) or (isinstance(value, tuple) and not all(type(v) is int for v in value)):
         return tuple(_freeze(v) for v in value)
     return value
 
 
-def _holds_nodes(value: Any) -> bool:
-    return isinstance(value, NodeBase) or (isinstance(value, tuple) and bool(value)
-                                           and all(isinstance(v, NodeBase) for v in value))
+_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def attributes(node: NodeBase) -> dict[str, Any]:
     """What a node computes, field by field: its hyper-parameters without names, shapes or sub-nodes."""
-    subs = {id(n) for n in node.sub_nodes()}
+    names = _FIELDS.get(type(node))
+    if names is None:
+        names = _FIELDS[type(node)] = tuple(n for n in type(node).model_fields
+                                            if n not in NAMING and n not in SUB_NODE_FIELDS)
+    values = node.__dict__
     out = {}
-    for name in type(node).model_fields:
-        if name in NAMING:
-            continue
-        value = getattr(node, name)
-        if _holds_nodes(value) or (value is None and name in ("shortcut", "body")) or id(value) in subs:
+    for name in names:
+        value = values[name]
+        if isinstance(value, NodeBase) or (type(value) is tuple and value and isinstance(value[0], NodeBase)):
             continue
         out[name] = _freeze(value)
     return out
@@ -256,34 +264,30 @@ class _Differ:
 
     # -- pairing
 
-    def score(self, a: _Tree, b: _Tree) -> int:
-        """How much an old and a new node share, weighted by their size; 0: they never pair."""
-        return self.kinship(a, b) * min(a.size, b.size)
-
     def kinship(self, a: _Tree, b: _Tree) -> int:
+        """What an old and a new node share: 4 the same structure, 3 the same settings (and block),
+        1 only the kind of node, 0 nothing (they never pair)."""
         na, nb = a.row.node, b.row.node
         if na.kind != nb.kind:
             return 0
         if self.sigs.deep(na) == self.sigs.deep(nb):
-            return 10 if a.name == b.name else 8
-        same_settings = (self.sigs.shallow(na) == self.sigs.shallow(nb)
-                         and getattr(na, "block", None) == getattr(nb, "block", None))
-        if a.name == b.name:
-            return 6 if same_settings else 5
-        return 3 if same_settings else 1
+            return 4
+        if self.sigs.shallow(na) == self.sigs.shallow(nb) and na.__dict__.get("block") == nb.__dict__.get("block"):
+            return 3
+        return 1
 
     def align(self, olds: list[_Tree], news: list[_Tree]) -> list[tuple[_Tree | None, _Tree | None]]:
         """Pairs in order; (a, None) is removed, (None, b) added."""
         n, m = len(olds), len(news)
-        lo = 0  # common head and tail of identical nodes need no search
-        while lo < min(n, m) and self.kinship(olds[lo], news[lo]) == 10:
+        lo = 0  # a common head and tail of the same structure (names may have shifted) need no search
+        while lo < min(n, m) and self.kinship(olds[lo], news[lo]) == 4:
             lo += 1
         hi = 0
-        while hi < min(n, m) - lo and self.kinship(olds[n - 1 - hi], news[m - 1 - hi]) == 10:
+        while hi < min(n, m) - lo and self.kinship(olds[n - 1 - hi], news[m - 1 - hi]) == 4:
             hi += 1
         mid_old, mid_new = olds[lo:n - hi], news[lo:m - hi]
         if len(mid_old) * len(mid_new) > MAX_ALIGN_CELLS:
-            middle = self._align_by_key(mid_old, mid_new)
+            middle = self._align_greedy(mid_old, mid_new)
         else:
             middle = self._align_weighted(mid_old, mid_new)
         return ([(olds[i], news[i]) for i in range(lo)] + middle
@@ -293,7 +297,12 @@ class _Differ:
         n, m = len(olds), len(news)
         if not n or not m:
             return [(a, None) for a in olds] + [(None, b) for b in news]
-        scores = [[self.score(a, b) for b in news] for a in olds]
+        # structure first, weighted by size (keeping a large block in place outweighs a layer);
+        # names only break ties: a bonus of 1 that all pairs together cannot make up for a
+        # structural point, so automatic names shifted by an insertion do not pull the alignment
+        scale = min(n, m) + 1
+        scores = [[self.kinship(a, b) * min(a.size, b.size) * scale + (a.name == b.name) if a.row.kind == b.row.kind
+                   else 0 for b in news] for a in olds]
         best = [[0] * (m + 1) for _ in range(n + 1)]  # best[i][j]: olds[i:] against news[j:]
         for i in range(n - 1, -1, -1):
             row, below = best[i], best[i + 1]
@@ -314,18 +323,30 @@ class _Differ:
                 j += 1
         return out + [(a, None) for a in olds[i:]] + [(None, b) for b in news[j:]]
 
-    def _align_by_key(self, olds, news):
-        import difflib
-
-        key = lambda t: (t.name, self.sigs.deep(t.row.node))  # noqa: E731
-        matcher = difflib.SequenceMatcher(None, [key(t) for t in olds], [key(t) for t in news], autojunk=False)
-        out = []
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-            if tag == "equal":
-                out += list(zip(olds[i1:i2], news[j1:j2]))
-            else:
-                out += [(a, None) for a in olds[i1:i2]] + [(None, b) for b in news[j1:j2]]
-        return out
+    def _align_greedy(self, olds, news, window: int = 64):
+        """Linear alignment for huge scopes: pair nodes of the same structure in order; at a mismatch,
+        resynchronise at the nearest node (within `window`) that has the structure of the other side's."""
+        key = lambda t: self.sigs.deep(t.row.node)  # noqa: E731
+        out, i, j, n, m = [], 0, 0, len(olds), len(news)
+        while i < n and j < m:
+            if key(olds[i]) == key(news[j]):
+                out.append((olds[i], news[j]))
+                i, j = i + 1, j + 1
+                continue
+            for d in range(1, window + 1):
+                if i + d < n and key(olds[i + d]) == key(news[j]):
+                    out += [(a, None) for a in olds[i:i + d]]
+                    i += d
+                    break
+                if j + d < m and key(olds[i]) == key(news[j + d]):
+                    out += [(None, b) for b in news[j:j + d]]
+                    j += d
+                    break
+            else:  # nothing alike nearby: the same kind of node, changed, or one out and one in
+                same_kind = olds[i].row.kind == news[j].row.kind
+                out += [(olds[i], news[j])] if same_kind else [(olds[i], None), (None, news[j])]
+                i, j = i + 1, j + 1
+        return out + [(a, None) for a in olds[i:]] + [(None, b) for b in news[j:]]
 
     # -- building
 
@@ -343,8 +364,8 @@ class _Differ:
                    if own_old.get(k) != own_new.get(k)}
         # the block a sequence was called as, with its arguments: a different call with the same
         # structure (a renamed block, a default written out) changes nothing the network computes
-        block_old = (getattr(old.node, "block", None), _freeze(getattr(old.node, "block_args", None)))
-        block_new = (getattr(new.node, "block", None), _freeze(getattr(new.node, "block_args", None)))
+        block_old = (old.node.__dict__.get("block"), _freeze(old.node.__dict__.get("block_args")))
+        block_new = (new.node.__dict__.get("block"), _freeze(new.node.__dict__.get("block_args")))
         if status is None:
             moved_or_new = any(c.status not in (SAME, RENAMED) for c in kids)
             figures = node_figures(old, self.old) != node_figures(new, self.new)
