@@ -61,7 +61,11 @@ def main(repeat: int) -> None:
         rows.append((name, median, best, peak))
     summary = rows[-1][1]
     width = max(len(r[0]) for r in rows)
-    print(f"whole process, {repeat} runs each (python interpreter alone: {bare:.3f} s)\n")
+    import os
+
+    load = os.getloadavg()[0]
+    print(f"whole process, {repeat} runs each (python interpreter alone: {bare:.3f} s); load average "
+          f"{load:.1f} on {os.cpu_count()} cores: wall times grow with load, the ratios to summary much less\n")
     print(f"{'command':<{width}}  median s  best s  peak MB  vs goal {GOAL_S} s  vs summary")
     for name, median, best, peak in rows:
         print(f"{name:<{width}}  {median:8.3f}  {best:6.3f}  {peak:7d}  {median / GOAL_S:13.2f}x  {median / summary:9.2f}x")
