@@ -45,7 +45,9 @@ def plain(value: Any, unit: str) -> str:
 
 
 def change_cell(d: Delta, unit: str) -> str:
-    """'=' when equal, '+528,128 (+2.07%)' when not, '?' where a side is unknown."""
+    """'=' when equal, '+528,128 (+2.07%)' when not, '?' where both sides are unknown."""
+    if d.old is None and d.new is None:
+        return "?"
     if not d.changed:
         return "="
     if d.delta is None:
@@ -245,8 +247,9 @@ def total_rows(d: NetworkDiff) -> list[list[str]]:
             for key, name, unit in TOTALS]
     rf = t["field"]
     rows.append(["RF/stride", _field(rf.old), _field(rf.new),
-                 "=" if not rf.changed else change_cell(t["rf"], "count") if t["rf"].delta is not None else ARROW])
-    rows.append(["Output", shape_str(t["output"].old), shape_str(t["output"].new), "=" if not t["output"].changed else ARROW])
+                 "=" if not rf.changed else change_cell(t["rf"], "count") if t["rf"].delta is not None else "changed"])
+    rows.append(["Output", shape_str(t["output"].old), shape_str(t["output"].new),
+                 "=" if not t["output"].changed else "changed"])
     return rows
 
 
