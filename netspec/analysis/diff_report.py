@@ -230,7 +230,8 @@ def stage_rows(d: NetworkDiff) -> Iterator[list[str]]:
             continue
         yield from flush()
         f = figure_deltas(c, d)
-        name = c.row.path if c.status != RENAMED or c.old.path == c.new.path else f"{c.new.path} (was {c.old.path})"
+        renamed = c.old is not None and c.new is not None and c.old.path != c.new.path
+        name = f"{c.new.path} (was {c.old.path})" if renamed else c.row.path
         yield [MARKS[c.status] if c.status != SAME else "", name, shape_cell(f["output"].old, f["output"].new),
                change_cell(f["params"], "count"), change_cell(f["macs"], "macs"), change_cell(f["memory"], "bytes"),
                field_cell(f["field"].old, f["field"].new)]
