@@ -84,9 +84,8 @@ def main(repeat: int) -> None:
     worst_cpu = max(r[4] for r in rows[:-1])
     print(f"\nslowest diff: {worst:.3f} s median wall, {worst_cpu:.3f} s cpu (user + system, a whole process); "
           f"goal {GOAL_S} s: {'met' if worst < GOAL_S else 'not met by the wall time'}")
-    print("\nwhere one diff (resnet152 -> width=128) spends its time, in one process:")
-    for name, seconds in stages():
-        print(f"  {name:<40} {seconds * 1000:8.1f} ms")
+    lines = [f"  {name:<40} {seconds * 1000:8.1f} ms" for name, seconds in stages()]
+    print("\nwhere one diff (resnet152 -> width=128) spends its time, in one process:", *lines, sep="\n")
 
 
 if __name__ == "__main__":
