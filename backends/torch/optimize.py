@@ -27,7 +27,11 @@ def default_passes(model: Network) -> tuple[str, ...]:
     prefix cost more than the concatenations they replace.
     """
     source = next(iter(model.parameters()), None)
-    if source is not None and source.device.type != "cpu":
+    return passes_for(source.device if source is not None else torch.device("cpu"))
+
+
+def passes_for(device: torch.device) -> tuple[str, ...]:
+    if device.type != "cpu":
         return ("fold_bn", "fuse_1x1")
     return tuple(INFERENCE_PASSES)
 
