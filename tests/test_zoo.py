@@ -132,6 +132,13 @@ class Figure:
 
 
 TV = "torchvision meta"
+
+
+def torchvision(params: int, ops: str) -> Figure:
+    """An ImageNet classifier at 224x224 with torchvision's meta["num_params"] and meta["_ops"]."""
+    return Figure(params, ops, "3x224x224", "1000", source=TV)
+
+
 FIGURES: dict[str, Figure] = {
     "lenet5": Figure(61_706, LENET5_MACS, "1x32x32", "10", source="issue; MACs by hand"),
     "alexnet": Figure(61_100_840, "0.714", "3x224x224", "1000", source=TV),
@@ -171,12 +178,12 @@ FIGURES: dict[str, Figure] = {
     "mobilenet_v1": Figure(4_231_976, "0.569", "3x224x224", "1000", source="issue; paper: 569 M mult-adds"),
     "mobilenet_v2": Figure(3_504_872, "0.301", "3x224x224", "1000", source=TV),
     "squeezenet1_0": Figure(1_248_424, "0.819", "3x224x224", "1000", source=TV),
-    "squeezenet1_1": Figure(1_235_496, "0.349", "3x224x224", "1000", source=TV),
-    "resnext50_32x4d": Figure(25_028_904, "4.23", "3x224x224", "1000", source=TV),
-    "resnext101_32x8d": Figure(88_791_336, "16.414", "3x224x224", "1000", source=TV),
-    "wide_resnet50_2": Figure(68_883_240, "11.398", "3x224x224", "1000", source=TV),
-    "regnet_x_400mf": Figure(5_495_976, "0.414", "3x224x224", "1000", source=TV),
-    "mnasnet1_0": Figure(4_383_312, "0.314", "3x224x224", "1000", source=TV),
+    "squeezenet1_1": torchvision(1_235_496, "0.349"),
+    "resnext50_32x4d": torchvision(25_028_904, "4.23"),
+    "resnext101_32x8d": torchvision(88_791_336, "16.414"),
+    "wide_resnet50_2": torchvision(68_883_240, "11.398"),
+    "regnet_x_400mf": torchvision(5_495_976, "0.414"),
+    "mnasnet1_0": torchvision(4_383_312, "0.314"),
     "darknet19": Figure(DARKNET19, DARKNET19_MACS, "3x224x224", "1000", source="Table 6 by hand"),
     "se_resnet50": Figure(25_557_032 + SE_PARAMS, 4_089_184_256 + SE_MACS, "3x224x224", "1000",
                           source="ResNet-50 + SE gates by hand"),
