@@ -6,8 +6,9 @@ issue's and torchvision's published counts (`meta["num_params"]`, and `meta["_op
 MACs, compared to the decimals published), the papers' rounded figures, or where nothing is
 published, a count by hand from the layer formulas below. Then the papers' own tables, stage
 by stage: GoogLeNet's Table 1, DenseNet's 56/28/14/7 stages, the VGG-16 layer table, the
-AlexNet table, Inception v3's outline, the Keras summaries, and the VGG configuration table
-written literally (tests/specs/vgg_table/) against Table 2.
+AlexNet table, Inception v3's outline, the Keras summaries, ResNeXt's grouped convs, RegNetX's
+stage table recomputed from its quantised linear rule, Darknet-19's Table 6, and the VGG
+configuration table written literally (tests/specs/vgg_table/) against Table 2.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ definition order, have the shapes of torchvision's state_dict in its order (whic
 lets its weights load by structure), and the analysis' MACs equal a count taken with forward
 hooks on torchvision's model. The same holds for what torchvision builds but does not
 publish: DenseNet-264 from its DenseNet class, and the zoo's --set overrides (Wide
-ResNet-50-2, MobileNetV2 at width 0.5, DenseNet-121 with k = 12). Models are built on the
+ResNet-50-2 from resnet50, ResNeXt-101 64x4d, MNASNet 0.5 and 1.3, MobileNetV2 at width 0.5,
+DenseNet-121 with k = 12). Models are built on the
 meta device: shapes only, no memory, no arithmetic.
 
 Skipped where torchvision is not importable; run with the torchvision venv:
