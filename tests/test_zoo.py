@@ -562,7 +562,8 @@ def test_num_classes_override():
     # torchvision's resnet50(num_classes=10) has 23,528,522 parameters: the fc shrinks by 990 classes
     assert analyze(netspec.load("resnet50", params={"num_classes": 10})).trainable_params == \
         25_557_032 - 990 * (2048 + 1)
-    for name in ("vgg16_bn", "densenet121", "googlenet", "squeezenet1_0", "mobilenet_v2", "lenet5"):
+    for name in ("vgg16_bn", "densenet121", "googlenet", "squeezenet1_0", "mobilenet_v2", "lenet5",
+                 "squeezenet1_1", "resnext50_32x4d", "wide_resnet50_2", "regnet_x_400mf", "mnasnet1_0", "darknet19"):
         assert netspec.load(name, params={"num_classes": 7}).output_shape == (7,), name
 
 
