@@ -1,7 +1,7 @@
 """Exactness against torchvision: same logits after importing the torchvision model's weights.
 
 Skipped where torchvision is not importable; run with the torchvision venv:
-    /opt/tvenv/bin/python -m pytest -q -s tests/test_torch_torchvision.py
+    .venv-tv/bin/python -m pytest -q -s tests/test_torch_torchvision.py
 (-s prints the measured max abs difference per model).
 """
 

@@ -10,7 +10,7 @@ DenseNet-121 with k = 12). Models are built on the
 meta device: shapes only, no memory, no arithmetic.
 
 Skipped where torchvision is not importable; run with the torchvision venv:
-    /opt/tvenv/bin/python -m pytest -q tests/test_zoo_torchvision.py
+    .venv-tv/bin/python -m pytest -q tests/test_zoo_torchvision.py
 """
 
 from __future__ import annotations
