@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import ast, ir
+from . import ir, syntax
 from .diagnostics import Label, SpecError, did_you_mean, error
 from .expr import Symbol, describe, evaluate, number, span_of
 from .ops import OPS, OpSpec, known_words, lookup
@@ -31,7 +31,7 @@ class Scope:
 
     path: str
     env: dict[str, Any]
-    defaults: dict[str, dict[str, tuple[ast.Expr | ast.Body, dict[str, Any], str]]]
+    defaults: dict[str, dict[str, tuple[syntax.Expr | syntax.Body, dict[str, Any], str]]]
     filename: str
     used: set[str] = field(default_factory=set)
     counters: dict[str, int] = field(default_factory=dict)
@@ -65,7 +65,7 @@ class Scope:
 
 @dataclass
 class BlockInfo:
-    definition: ast.BlockDef
+    definition: syntax.BlockDef
     filename: str
 
 
@@ -77,39 +77,39 @@ class Elaborator:
         self.saved: dict[str, tuple[Shape, ir.Span]] = {}
         self.sides: set[str] = set()
         self.call_stack: list[str] = []
-        self.head: ast.Layer | None = None  # the classifier being elaborated now: it takes no `after` defaults
+        self.head: syntax.Layer | None = None  # the classifier being elaborated now: it takes no `after` defaults
         self.imported: set[Path] = set()
 
     # ------------------------------------------------------------ entry
 
-    def network(self, tree: ast.SpecFile, params: Mapping[str, Any], input_override) -> ir.Network:
+    def network(self, tree: syntax.SpecFile, params: Mapping[str, Any], input_override) -> ir.Network:
         filename = tree.filename
-        decl = _single(tree, ast.NetworkDecl, "network", filename)
-        input_decl = _single(tree, ast.InputDecl, "input", filename)
+        decl = _single(tree, syntax.NetworkDecl, "network", filename)
+        input_decl = _single(tree, syntax.InputDecl, "input", filename)
         name = decl.name if decl else Path(filename).stem.replace("-", "_") or "network"
         meta: dict[str, str] = {}
         expects: list[ir.Expect] = []
         lint_off: list[str] = []
-        body_items: list[ast.BodyItem] = []
+        body_items: list[syntax.BodyItem] = []
         for st in tree.statements:
-            if isinstance(st, ast.ImportDecl):
+            if isinstance(st, syntax.ImportDecl):
                 self.import_file(st, filename)
-            elif isinstance(st, ast.BlockDef):
+            elif isinstance(st, syntax.BlockDef):
                 self.define_block(st, filename)
-            elif isinstance(st, ast.MetaDecl):
+            elif isinstance(st, syntax.MetaDecl):
                 if st.key in meta:
                     raise error(f"`meta {st.key}` is given twice", span_of(st.loc, filename), code="duplicate-name")
                 meta[st.key] = st.value
-            elif isinstance(st, ast.ExpectDecl):
+            elif isinstance(st, syntax.ExpectDecl):
                 expects.append(self.expect(st, filename))
-            elif isinstance(st, ast.LintOff):
+            elif isinstance(st, syntax.LintOff):
                 lint_off.extend(st.ids)
-            elif not isinstance(st, (ast.NetworkDecl, ast.InputDecl)):
+            elif not isinstance(st, (syntax.NetworkDecl, syntax.InputDecl)):
                 body_items.append(st)
 
         env = self.network_params(decl, params, filename)
         in_shape = self.input_shape(input_decl, input_override, filename)
-        if not any(not isinstance(i, ast.Default) for i in body_items):
+        if not any(not isinstance(i, syntax.Default) for i in body_items):
             where = span_of(tree.statements[-1].loc, filename) if tree.statements else _file_span(filename)
             raise error("the network has no layers", where, code="empty",
                         help="write the layers after the `input` line, e.g. `conv3-64 relu maxpool fc-10`")
@@ -125,7 +125,7 @@ class Elaborator:
 
     # ------------------------------------------------------------ declarations
 
-    def network_params(self, decl: ast.NetworkDecl | None, overrides: Mapping[str, Any], filename: str) -> dict:
+    def network_params(self, decl: syntax.NetworkDecl | None, overrides: Mapping[str, Any], filename: str) -> dict:
         env: dict[str, Any] = {}
         declared = {p.name: p for p in decl.params} if decl else {}
         for key in overrides:
@@ -146,7 +146,7 @@ class Elaborator:
                             help=f"give it a default (`{p.name}=...`) or set it: --set {p.name}=VALUE")
         return env
 
-    def input_shape(self, decl: ast.InputDecl | None, override, filename: str) -> Shape:
+    def input_shape(self, decl: syntax.InputDecl | None, override, filename: str) -> Shape:
         if override is not None:
             dims = _parse_shape_text(override) if isinstance(override, str) else tuple(override)
             if not dims or not all(isinstance(d, int) and d > 0 for d in dims) or len(dims) not in (1, 3):
@@ -166,14 +166,14 @@ class Elaborator:
             raise error("input sizes must be positive", where, code="value")
         return tuple(Sym(d) if isinstance(d, str) else d for d in dims)
 
-    def expect(self, st: ast.ExpectDecl, filename: str) -> ir.Expect:
+    def expect(self, st: syntax.ExpectDecl, filename: str) -> ir.Expect:
         allowed = ("params", "macs", "output")
         if st.what not in allowed:
             raise error(f"unknown expectation `{st.what}`", span_of(st.loc, filename), code="undefined",
                         help=did_you_mean(st.what, allowed) or f"expect one of: {', '.join(allowed)}")
         return ir.Expect.model_construct(what=st.what, value=st.value, span=span_of(st.loc, filename))
 
-    def define_block(self, st: ast.BlockDef, filename: str) -> None:
+    def define_block(self, st: syntax.BlockDef, filename: str) -> None:
         where = span_of(st.loc, filename)
         if lookup(st.name) is not None:
             raise error(f"block `{st.name}` has the name of a built-in layer", where, code="duplicate-name",
@@ -189,8 +189,8 @@ class Elaborator:
             seen.add(p.name)
         self.blocks[st.name] = BlockInfo(st, filename)
 
-    def import_file(self, st: ast.ImportDecl, filename: str) -> None:
-        from .frontend import zoo_dir
+    def import_file(self, st: syntax.ImportDecl, filename: str) -> None:
+        from .sources import zoo_dir
 
         where = span_of(st.loc, filename)
         base = Path(filename).parent if not filename.startswith("<") else Path.cwd()
@@ -209,9 +209,9 @@ class Elaborator:
             raise SpecError(exc.diagnostics + (_imported_from(where),), {**exc.sources, **self.sources}) from None
         self.sources[str(path)] = text
         for inner in tree.statements:
-            if isinstance(inner, ast.ImportDecl):
+            if isinstance(inner, syntax.ImportDecl):
                 self.import_file(inner, str(path))
-            elif isinstance(inner, ast.BlockDef):
+            elif isinstance(inner, syntax.BlockDef):
                 self.define_block(inner, str(path))
             else:
                 raise error("an imported file may only define blocks and import others",
@@ -226,12 +226,12 @@ class Elaborator:
         (a residual, a concat) means the network ends without a classifier head.
         """
         for i in range(len(items) - 1, -1, -1):
-            item = items[i].element if isinstance(items[i], ast.Labelled) else items[i]
-            if isinstance(item, ast.Default):
+            item = items[i].element if isinstance(items[i], syntax.Labelled) else items[i]
+            if isinstance(item, syntax.Default):
                 continue
-            if isinstance(item, ast.Group) or (isinstance(item, ast.Layer) and item.op in self.blocks):
+            if isinstance(item, syntax.Group) or (isinstance(item, syntax.Layer) and item.op in self.blocks):
                 return i
-            if not isinstance(item, ast.Layer):
+            if not isinstance(item, syntax.Layer):
                 return None
             found = lookup(item.op)
             if found is None or found[0].weighted:
@@ -252,11 +252,11 @@ class Elaborator:
     def _body(self, items, shape: Shape, scope: Scope, tail: bool) -> tuple[list, Shape]:
         nodes = Nodes()
         defaults_copied = False
-        elements = [item for item in items if not isinstance(item, ast.Default)]
+        elements = [item for item in items if not isinstance(item, syntax.Default)]
         head_at = self.head_position(elements) if tail else None
         position = 0
         for item in items:
-            if isinstance(item, ast.Default):
+            if isinstance(item, syntax.Default):
                 if not defaults_copied:  # defaults are scoped: copy before the first change
                     scope.defaults = dict(scope.defaults)
                     defaults_copied = True
@@ -269,7 +269,7 @@ class Elaborator:
             nodes.append_all(new)
         return nodes, shape
 
-    def default(self, item: ast.Default, scope: Scope) -> None:
+    def default(self, item: syntax.Default, scope: Scope) -> None:
         found = lookup(item.op)
         where = span_of(item.loc, scope.filename)
         if found is None:
@@ -287,21 +287,21 @@ class Elaborator:
 
     def element(self, item, shape: Shape, scope: Scope, label: str | None, followed_by_bn: bool = False,
                 tail: bool = False):
-        if isinstance(item, ast.Labelled):
+        if isinstance(item, syntax.Labelled):
             if label is not None:
                 raise error("a layer can have one label", span_of(item.loc, scope.filename), code="syntax")
             return self.element(item.element, shape, scope, item.label, followed_by_bn, tail)
         handler = getattr(self, "el_" + type(item).__name__)
-        if isinstance(item, (ast.Layer, ast.Group)):
+        if isinstance(item, (syntax.Layer, syntax.Group)):
             return handler(item, shape, scope, label, followed_by_bn, tail)
         return handler(item, shape, scope, label, followed_by_bn)
 
-    def name_for(self, scope: Scope, label: str | None, base: str, loc: ast.Loc) -> tuple[str, str | None]:
+    def name_for(self, scope: Scope, label: str | None, base: str, loc: syntax.Loc) -> tuple[str, str | None]:
         if label is not None:
             return scope.claim(label, span_of(loc, scope.filename)), label
         return scope.auto_name(base), None
 
-    def el_Repeat(self, item: ast.Repeat, shape, scope: Scope, label, followed_by_bn):
+    def el_Repeat(self, item: syntax.Repeat, shape, scope: Scope, label, followed_by_bn):
         times = self.as_int(evaluate(item.times, scope.env, scope.filename), item.times, scope, "a repeat count",
                             minimum=0)
         if label is not None:
@@ -314,14 +314,14 @@ class Elaborator:
         nodes.repeats.append(ir.RepeatSpan.model_construct(start=0, stop=len(nodes), count=times))
         return nodes, shape
 
-    def el_Group(self, item: ast.Group, shape, scope: Scope, label, followed_by_bn, tail=False):
+    def el_Group(self, item: syntax.Group, shape, scope: Scope, label, followed_by_bn, tail=False):
         name, label = self.name_for(scope, label, "group", item.loc)
         inner = scope.child(name)
         children, out = self.body(item.body.items, shape, inner, tail)
         return [_seq(path=inner.path, label=label, span=span_of(item.loc, scope.filename), in_shape=_dims(shape),
                        out_shape=_dims(out), children=children)], out
 
-    def el_Layer(self, item: ast.Layer, shape, scope: Scope, label, followed_by_bn, tail=False):
+    def el_Layer(self, item: syntax.Layer, shape, scope: Scope, label, followed_by_bn, tail=False):
         if item.op in self.blocks:
             return self.call_block(item, shape, scope, label, tail)
         found = lookup(item.op)
@@ -342,16 +342,16 @@ class Elaborator:
 
     # ------------------------------------------------------------ arguments
 
-    def check_keyword(self, spec: OpSpec, arg: ast.Arg, filename: str) -> None:
+    def check_keyword(self, spec: OpSpec, arg: syntax.Arg, filename: str) -> None:
         if arg.name not in spec.keywords:
             where = span_of(arg.loc, filename)
             accepted = ", ".join(spec.keywords) if spec.keywords else "no keyword arguments"
             raise error(f"`{spec.name}` has no argument `{arg.name}`", where, code="arguments",
                         help=did_you_mean(arg.name, spec.keywords) or f"`{spec.name}` takes {accepted}")
 
-    def bind_args(self, spec: OpSpec, item: ast.Layer, scope: Scope) -> dict[str, tuple[Any, ast.Loc]]:
+    def bind_args(self, spec: OpSpec, item: syntax.Layer, scope: Scope) -> dict[str, tuple[Any, syntax.Loc]]:
         """Arguments by name -> (value, loc): positional, keyword, then the scope's defaults."""
-        out: dict[str, tuple[Any, ast.Loc]] = {}
+        out: dict[str, tuple[Any, syntax.Loc]] = {}
         for i, arg in enumerate(item.args or ()):
             if arg.name is None:
                 if i >= len(spec.positional):
@@ -377,7 +377,7 @@ class Elaborator:
         return out
 
     def value(self, value, env, filename):
-        if isinstance(value, ast.Body):
+        if isinstance(value, syntax.Body):
             return value  # a sequence value (after=[bn relu]) is elaborated where it is used
         return evaluate(value, env, filename)
 
@@ -404,7 +404,7 @@ class Elaborator:
 
     def as_float(self, value, loc, scope: Scope, what: str, low: float | None = None, high: float | None = None):
         if isinstance(value, Symbol):
-            number(value, ast.Name(value.word, value.loc), scope.env, scope.filename)
+            number(value, syntax.Name(value.word, value.loc), scope.env, scope.filename)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise error(f"{what} must be a number, got {describe(value)}", span_of(loc, scope.filename), code="value")
         if (low is not None and value < low) or (high is not None and value > high):
@@ -427,7 +427,7 @@ class Elaborator:
 
     # ------------------------------------------------------------ built-in layers
 
-    def builtin(self, spec: OpSpec, kernel, args, item: ast.Layer, shape, scope: Scope, label, followed_by_bn):
+    def builtin(self, spec: OpSpec, kernel, args, item: syntax.Layer, shape, scope: Scope, label, followed_by_bn):
         where = span_of(item.loc, scope.filename)
         get = lambda name, default=None: args[name][0] if name in args else default  # noqa: E731
         loc = lambda name: args[name][1] if name in args else item.loc  # noqa: E731
@@ -470,7 +470,7 @@ class Elaborator:
             after = args["after"][0]
             if isinstance(after, Symbol) and after.word == "none":
                 after = None
-            elif isinstance(after, ast.Layer) or not isinstance(after, (ast.Body, type(None))):
+            elif isinstance(after, syntax.Layer) or not isinstance(after, (syntax.Body, type(None))):
                 raise error("after= takes a list of layers in brackets, such as after=[bn relu], or none",
                             span_of(args["after"][1], scope.filename), code="value")
             if after is not None:
@@ -516,7 +516,7 @@ class Elaborator:
         bias = get("bias", None)
         if bias is None:
             after = get("after")
-            bias = not (followed_by_bn or (isinstance(after, ast.Body) and after.items and _is_bn(after.items[0])))
+            bias = not (followed_by_bn or (isinstance(after, syntax.Body) and after.items and _is_bn(after.items[0])))
         bias = self.as_bool(bias, loc("bias"), scope, "bias")
         oh = self.spatial(h, kernel[0], stride[0], padding[0], padding[1], dilation[0], False, "this conv", shape, where)
         ow = self.spatial(w, kernel[1], stride[1], padding[2], padding[3], dilation[1], False, "this conv", shape, where)
@@ -647,7 +647,7 @@ class Elaborator:
 
     # ------------------------------------------------------------ blocks
 
-    def call_block(self, item: ast.Layer, shape, scope: Scope, label, tail: bool = False):
+    def call_block(self, item: syntax.Layer, shape, scope: Scope, label, tail: bool = False):
         info = self.blocks[item.op]
         block = info.definition
         where = span_of(item.loc, scope.filename)
@@ -698,7 +698,7 @@ class Elaborator:
 
     # ------------------------------------------------------------ composition
 
-    def el_ConcatBlock(self, item: ast.ConcatBlock, shape, scope: Scope, label, followed_by_bn):
+    def el_ConcatBlock(self, item: syntax.ConcatBlock, shape, scope: Scope, label, followed_by_bn):
         where = span_of(item.loc, scope.filename)
         name, label = self.name_for(scope, label, "concat", item.loc)
         node_scope = scope.child(name)
@@ -722,7 +722,7 @@ class Elaborator:
                         help="give every branch the same stride and padding (e.g. pad=1 on a 3x3 pooling branch)")
         return (sum(s[0] for s in shapes),) + tuple(shapes[0][1:])
 
-    def el_ResidualBlock(self, item: ast.ResidualBlock, shape, scope: Scope, label, followed_by_bn):
+    def el_ResidualBlock(self, item: syntax.ResidualBlock, shape, scope: Scope, label, followed_by_bn):
         where = span_of(item.loc, scope.filename)
         mode = "auto"
         for arg in item.args or ():
@@ -798,7 +798,7 @@ class Elaborator:
                                       num_features=out[0]))
         return _seq(path=scope.path, span=where, in_shape=_dims(shape), out_shape=_dims(out), children=nodes)
 
-    def el_DenseBlock(self, item: ast.DenseBlock, shape, scope: Scope, label, followed_by_bn):
+    def el_DenseBlock(self, item: syntax.DenseBlock, shape, scope: Scope, label, followed_by_bn):
         where = span_of(item.loc, scope.filename)
         count = None
         for arg in item.args or ():
@@ -829,7 +829,7 @@ class Elaborator:
         return [ir.Dense.model_construct(path=node_scope.path, label=label, span=where, in_shape=_dims(shape),
                          out_shape=_dims(current), layers=tuple(layers))], current
 
-    def el_GateBlock(self, item: ast.GateBlock, shape, scope: Scope, label, followed_by_bn):
+    def el_GateBlock(self, item: syntax.GateBlock, shape, scope: Scope, label, followed_by_bn):
         where = span_of(item.loc, scope.filename)
         self.feature_map(shape, OPS["conv"], where)
         name, label = self.name_for(scope, label, "gate", item.loc)
@@ -845,7 +845,7 @@ class Elaborator:
         return [ir.Gate.model_construct(path=node_scope.path, label=label, span=where, in_shape=_dims(shape), out_shape=_dims(shape),
                         body=body)], shape
 
-    def el_SideBlock(self, item: ast.SideBlock, shape, scope: Scope, label, followed_by_bn):
+    def el_SideBlock(self, item: syntax.SideBlock, shape, scope: Scope, label, followed_by_bn):
         where = span_of(item.loc, scope.filename)
         if item.name in self.sides:
             raise error(f"there are two side outputs named `{item.name}`", where, code="duplicate-name")
@@ -861,7 +861,7 @@ class Elaborator:
         return [ir.Side.model_construct(path=node_scope.path, span=where, in_shape=_dims(shape), out_shape=_dims(shape),
                         output=item.name, body=body)], shape
 
-    def el_SaveRef(self, item: ast.SaveRef, shape, scope: Scope, label, followed_by_bn):
+    def el_SaveRef(self, item: syntax.SaveRef, shape, scope: Scope, label, followed_by_bn):
         where = span_of(item.loc, scope.filename)
         if item.name in self.saved:
             raise error(f"`@{item.name}` is defined twice", where, code="duplicate-name",
@@ -871,7 +871,7 @@ class Elaborator:
         return [ir.Save.model_construct(path=scope.join(name), label=label, span=where, in_shape=_dims(shape), out_shape=_dims(shape),
                         ref=item.name)], shape
 
-    def el_MergeRefs(self, item: ast.MergeRefs, shape, scope: Scope, label, followed_by_bn):
+    def el_MergeRefs(self, item: syntax.MergeRefs, shape, scope: Scope, label, followed_by_bn):
         where = span_of(item.loc, scope.filename)
         shapes = []
         for ref in item.refs:
@@ -915,7 +915,7 @@ def _block_arg(value) -> ir.BlockArg:
     """A block argument as the IR records it: numbers and words as written, a layer list as its text."""
     if isinstance(value, Symbol):
         return value.word
-    if isinstance(value, ast.Body):
+    if isinstance(value, syntax.Body):
         from .formatter import body_text
 
         return f"[{body_text(value)}]"
@@ -932,9 +932,9 @@ def _short(word: str, limit: int = 40) -> str:
     return word if len(word) <= limit else word[:limit] + "..."
 
 
-def _at(where: ir.Span) -> ast.Loc:
+def _at(where: ir.Span) -> syntax.Loc:
     """The location to blame for a bad `-N` value: the whole layer."""
-    return ast.Loc(where.line, where.column, where.end_line, where.end_column)
+    return syntax.Loc(where.line, where.column, where.end_line, where.end_column)
 
 
 def _base_name(spec: OpSpec, node) -> str:
@@ -944,15 +944,15 @@ def _base_name(spec: OpSpec, node) -> str:
 
 
 def _is_bn(item) -> bool:
-    if isinstance(item, ast.Labelled):
+    if isinstance(item, syntax.Labelled):
         item = item.element
-    if not isinstance(item, ast.Layer):
+    if not isinstance(item, syntax.Layer):
         return False
     found = lookup(item.op)
     return found is not None and found[0].name == "bn"
 
 
-def _single(tree: ast.SpecFile, cls, keyword: str, filename: str):
+def _single(tree: syntax.SpecFile, cls, keyword: str, filename: str):
     found = [s for s in tree.statements if isinstance(s, cls)]
     if len(found) > 1:
         raise error(f"the `{keyword}` line is given twice", span_of(found[1].loc, filename), code="duplicate-name",
@@ -986,7 +986,7 @@ def _example(op: str) -> str:
 def _source_text(expr) -> str:
     from .formatter import expr_text
 
-    return expr_text(expr) if not isinstance(expr, ast.Body) else "[...]"
+    return expr_text(expr) if not isinstance(expr, syntax.Body) else "[...]"
 
 
 def _parse_shape_text(text: str) -> tuple:
@@ -1008,26 +1008,26 @@ def architecture_hash(body: ir.Seq) -> str:
 
 
 @lru_cache(maxsize=64)
-def _parse_library(path: str, mtime_ns: int) -> tuple[str, ast.SpecFile]:
+def _parse_library(path: str, mtime_ns: int) -> tuple[str, syntax.SpecFile]:
     """An imported file's text and tree, parsed once per process (`lint specs/` imports lib/ often)."""
-    from .frontend import read_spec_text
+    from .sources import read_spec_text
     from .parser import parse_tree
 
     text = read_spec_text(Path(path))
     return text, parse_tree(text, path)
 
 
-def is_library(tree: ast.SpecFile) -> bool:
+def is_library(tree: syntax.SpecFile) -> bool:
     """A file of blocks (and imports) only: it is imported, not elaborated as a network."""
-    return bool(tree.statements) and all(isinstance(s, (ast.BlockDef, ast.ImportDecl)) for s in tree.statements)
+    return bool(tree.statements) and all(isinstance(s, (syntax.BlockDef, syntax.ImportDecl)) for s in tree.statements)
 
 
-def check_library(tree: ast.SpecFile, *, filename: str, source: str) -> None:
+def check_library(tree: syntax.SpecFile, *, filename: str, source: str) -> None:
     """Resolve a block library's imports and definitions, reporting what is wrong in them."""
     elab = Elaborator(filename, source)
     try:
         for st in tree.statements:
-            if isinstance(st, ast.ImportDecl):
+            if isinstance(st, syntax.ImportDecl):
                 elab.import_file(st, filename)
             else:
                 elab.define_block(st, filename)
@@ -1036,7 +1036,7 @@ def check_library(tree: ast.SpecFile, *, filename: str, source: str) -> None:
         raise
 
 
-def elaborate(tree: ast.SpecFile, *, filename: str, source: str, params: Mapping[str, Any], input) -> ir.Network:
+def elaborate(tree: syntax.SpecFile, *, filename: str, source: str, params: Mapping[str, Any], input) -> ir.Network:
     elab = Elaborator(filename, source)
     try:
         return elab.network(tree, params, input)

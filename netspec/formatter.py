@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import ast, ir
+from . import ir, syntax
 
 INDENT = "  "
 
@@ -24,28 +24,28 @@ _PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "**": 4}
 
 
 def _prec(e) -> int:
-    if isinstance(e, ast.BinOp):
+    if isinstance(e, syntax.BinOp):
         return _PREC[e.op]
-    if isinstance(e, ast.Neg):
+    if isinstance(e, syntax.Neg):
         return 3
     return 5
 
 
 def expr_text(e) -> str:
-    if isinstance(e, ast.Num):
+    if isinstance(e, syntax.Num):
         return e.text
-    if isinstance(e, ast.Str):
+    if isinstance(e, syntax.Str):
         return quote(e.value)
-    if isinstance(e, ast.Name):
+    if isinstance(e, syntax.Name):
         return e.id
-    if isinstance(e, ast.ShapeLit):
+    if isinstance(e, syntax.ShapeLit):
         return "x".join(str(d) for d in e.dims)
-    if isinstance(e, ast.Neg):
+    if isinstance(e, syntax.Neg):
         inner = expr_text(e.operand)
         return f"-({inner})" if _prec(e.operand) < 3 else f"-{inner}"
-    if isinstance(e, ast.Call):
+    if isinstance(e, syntax.Call):
         return f"{e.fn}({', '.join(expr_text(a) for a in e.args)})"
-    if isinstance(e, ast.BinOp):
+    if isinstance(e, syntax.BinOp):
         p = _PREC[e.op]
         right_assoc = e.op == "**"
         left, right = expr_text(e.left), expr_text(e.right)
@@ -63,14 +63,14 @@ def quote(text: str) -> str:
 
 
 def _atom(e) -> str:
-    if isinstance(e, ast.Num) and isinstance(e.value, int):
+    if isinstance(e, syntax.Num) and isinstance(e.value, int):
         return e.text
-    if isinstance(e, ast.ShapeLit) and all(isinstance(d, int) for d in e.dims):
+    if isinstance(e, syntax.ShapeLit) and all(isinstance(d, int) for d in e.dims):
         return expr_text(e)
     return "{" + expr_text(e) + "}"
 
 
-def body_text(body: ast.Body) -> str:
+def body_text(body: syntax.Body) -> str:
     """A body written on one line: `bn relu`."""
     return _Printer().inline_body(body)
 
@@ -94,19 +94,19 @@ class _Printer:
         self.lines.append(_Line(indent, text, start, start if end is None else end))
 
     # inline forms (one line)
-    def arg(self, a: ast.Arg) -> str:
-        value = "[" + self.inline_body(a.value) + "]" if isinstance(a.value, ast.Body) else expr_text(a.value)
+    def arg(self, a: syntax.Arg) -> str:
+        value = "[" + self.inline_body(a.value) + "]" if isinstance(a.value, syntax.Body) else expr_text(a.value)
         return f"{a.name}={value}" if a.name else value
 
     def args(self, args) -> str:
         return "(" + ", ".join(self.arg(a) for a in args) + ")"
 
-    def inline_body(self, body: ast.Body) -> str:
+    def inline_body(self, body: syntax.Body) -> str:
         return " ".join(self.inline(i) for i in body.items)
 
     def inline(self, item) -> str:
         """An element or default on one line."""
-        if isinstance(item, ast.Layer):
+        if isinstance(item, syntax.Layer):
             text = item.op
             if item.dash is not None:
                 text += "-" + _atom(item.dash)
@@ -115,36 +115,36 @@ class _Printer:
             if item.args is not None:
                 text += self.args(item.args)
             return text
-        if isinstance(item, ast.Default):
+        if isinstance(item, syntax.Default):
             return f"default {item.op}{self.args(item.args)}"
-        if isinstance(item, ast.Labelled):
+        if isinstance(item, syntax.Labelled):
             return f"{item.label}: {self.inline(item.element)}"
-        if isinstance(item, ast.Repeat):
+        if isinstance(item, syntax.Repeat):
             return f"[{self.inline_body(item.body)}]x{_atom(item.times)}"
-        if isinstance(item, ast.SaveRef):
+        if isinstance(item, syntax.SaveRef):
             return f"@{item.name}"
-        if isinstance(item, ast.MergeRefs):
+        if isinstance(item, syntax.MergeRefs):
             return f"{item.mode}({', '.join('@' + r for r in item.refs)})"
         head, bodies = self.composite(item)
         inner = " | ".join(self.inline_body(b) for b in bodies)
         opening = f"{head} {{" if head else "{"
         return f"{opening} {inner} }}" if inner else f"{opening} }}"
 
-    def composite(self, item) -> tuple[str, tuple[ast.Body, ...]]:
-        if isinstance(item, ast.Group):
+    def composite(self, item) -> tuple[str, tuple[syntax.Body, ...]]:
+        if isinstance(item, syntax.Group):
             return "", (item.body,)
-        if isinstance(item, ast.ConcatBlock):
+        if isinstance(item, syntax.ConcatBlock):
             return "concat", item.branches
-        if isinstance(item, ast.ResidualBlock):
+        if isinstance(item, syntax.ResidualBlock):
             head = "residual" + (self.args(item.args) if item.args is not None else "")
             return head, (item.body,) if item.shortcut is None else (item.body, item.shortcut)
-        if isinstance(item, ast.DenseBlock):
+        if isinstance(item, syntax.DenseBlock):
             return "dense" + (self.args(item.args) if item.args is not None else ""), item.bodies
-        if isinstance(item, ast.GateBlock):
+        if isinstance(item, syntax.GateBlock):
             return "gate", (item.body,)
-        if isinstance(item, ast.SideBlock):
+        if isinstance(item, syntax.SideBlock):
             return f"side {item.name}", (item.body,)
-        if isinstance(item, ast.BlockDef):
+        if isinstance(item, syntax.BlockDef):
             params = "(" + ", ".join(p.name + (f"={expr_text(p.default)}" if p.default is not None else "")
                                       for p in item.params) + ")" if item.params else ""
             return f"block {item.name}{params}", (item.body,)
@@ -154,14 +154,14 @@ class _Printer:
     def element(self, item, indent: int, prefix: str = "") -> None:
         """Print one element; an element written over several lines keeps several lines."""
         loc = item.loc
-        if isinstance(item, ast.Labelled):
+        if isinstance(item, syntax.Labelled):
             return self.element(item.element, indent, prefix + f"{item.label}: ")
-        multiline = loc.end_line > loc.line and not isinstance(item, (ast.Layer, ast.Default, ast.SaveRef,
-                                                                      ast.MergeRefs))
+        multiline = loc.end_line > loc.line and not isinstance(item, (syntax.Layer, syntax.Default, syntax.SaveRef,
+                                                                      syntax.MergeRefs))
         if not multiline:
             self.emit(indent, prefix + self.inline(item), loc.line, loc.end_line)
             return
-        if isinstance(item, ast.Repeat):
+        if isinstance(item, syntax.Repeat):
             self.emit(indent, prefix + "[", loc.line)
             self.body(item.body, indent + 1)
             self.emit(indent, f"]x{_atom(item.times)}", loc.end_line)
@@ -172,7 +172,7 @@ class _Printer:
             self.body(b, indent + 1, first_prefix="| " if i else "")
         self.emit(indent, "}", loc.end_line)
 
-    def body(self, body: ast.Body, indent: int, first_prefix: str = "") -> None:
+    def body(self, body: syntax.Body, indent: int, first_prefix: str = "") -> None:
         """Items that started on the same source line share an output line."""
         run: list = []
 
@@ -186,7 +186,7 @@ class _Printer:
 
         for item in body.items:
             loc = item.loc
-            single = loc.end_line == loc.line or isinstance(item, (ast.Layer, ast.Default))
+            single = loc.end_line == loc.line or isinstance(item, (syntax.Layer, syntax.Default))
             if single and (not run or run[-1].loc.end_line == loc.line):
                 run.append(item)
                 continue
@@ -202,21 +202,21 @@ class _Printer:
 
     def statement(self, st) -> None:
         loc = st.loc
-        if isinstance(st, ast.NetworkDecl):
+        if isinstance(st, syntax.NetworkDecl):
             params = "(" + ", ".join(p.name + (f"={expr_text(p.default)}" if p.default is not None else "")
                                       for p in st.params) + ")" if st.params else ""
             self.emit(0, f"network {st.name}{params}", loc.line, loc.end_line)
-        elif isinstance(st, ast.InputDecl):
+        elif isinstance(st, syntax.InputDecl):
             self.emit(0, f"input {expr_text(st.shape)}", loc.line)
-        elif isinstance(st, ast.MetaDecl):
+        elif isinstance(st, syntax.MetaDecl):
             self.emit(0, f"meta {st.key} {quote(st.value)}", loc.line)
-        elif isinstance(st, ast.ImportDecl):
+        elif isinstance(st, syntax.ImportDecl):
             self.emit(0, f"import {quote(st.path)}", loc.line)
-        elif isinstance(st, ast.ExpectDecl):
+        elif isinstance(st, syntax.ExpectDecl):
             self.emit(0, f"expect {st.what} {st.value}", loc.line)
-        elif isinstance(st, ast.LintOff):
+        elif isinstance(st, syntax.LintOff):
             self.emit(0, f"lint off {', '.join(st.ids)}", loc.line, loc.end_line)
-        elif isinstance(st, ast.BlockDef):
+        elif isinstance(st, syntax.BlockDef):
             if loc.end_line > loc.line:
                 head, (body,) = self.composite(st)
                 self.emit(0, f"{head} {{", loc.line)
@@ -238,17 +238,17 @@ def format_text(text: str, filename: str = "<string>") -> str:
     i = 0
     while i < len(statements):
         st = statements[i]
-        if isinstance(st, (ast.NetworkDecl, ast.InputDecl, ast.MetaDecl, ast.ImportDecl, ast.ExpectDecl,
-                           ast.LintOff, ast.BlockDef)):
+        if isinstance(st, (syntax.NetworkDecl, syntax.InputDecl, syntax.MetaDecl, syntax.ImportDecl, syntax.ExpectDecl,
+                           syntax.LintOff, syntax.BlockDef)):
             printer.statement(st)
             i += 1
             continue
         j = i
         while j < len(statements) and not isinstance(statements[j], (
-                ast.NetworkDecl, ast.InputDecl, ast.MetaDecl, ast.ImportDecl, ast.ExpectDecl, ast.LintOff,
-                ast.BlockDef)):
+                syntax.NetworkDecl, syntax.InputDecl, syntax.MetaDecl, syntax.ImportDecl, syntax.ExpectDecl, syntax.LintOff,
+                syntax.BlockDef)):
             j += 1
-        printer.body(ast.Body(tuple(statements[i:j]), None), 0)
+        printer.body(syntax.Body(tuple(statements[i:j]), None), 0)
         i = j
     return _with_trivia(printer.lines, tree.comments, text)
 
