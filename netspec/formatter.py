@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import ir, syntax
+from .ops.registry import kind
+from .ops.text import number
 
 INDENT = "  "
 
@@ -326,65 +328,13 @@ def _align_comments(out: list[list]) -> list[str]:
 # ---------------------------------------------------------------- an IR written out flat
 
 
-def _pair(p) -> str:
-    return str(p[0]) if p[0] == p[1] else f"{p[0]}x{p[1]}"
-
-
-def _num(x: float) -> str:
-    text = repr(float(x))
-    return text if "e" in text or "." in text else text + ".0"
-
-
 def _leaf(node: ir.NodeBase) -> str:
-    if isinstance(node, ir.Conv):
-        t, b, l, r = node.padding
-        kh, kw = node.kernel
-        if (t, b, l, r) == (0, 0, 0, 0):
-            pad = "valid"
-        elif t == b and l == r:
-            pad = _pair((t, l))
-        else:
-            pad = "same"  # only 'same' on an even kernel pads asymmetrically
-        args = [f"stride={_pair(node.stride)}", f"pad={pad}"]
-        if node.dilation != (1, 1):
-            args.append(f"dilation={_pair(node.dilation)}")
-        if node.groups != 1:
-            args.append(f"groups={node.groups}")
-        args.append(f"bias={'true' if node.bias else 'false'}")
-        return f"conv{kh}x{kw}-{node.out_channels}({', '.join(args)})"
-    if isinstance(node, ir.Linear):
-        return f"fc-{node.out_features}(bias={'true' if node.bias else 'false'})"
-    if isinstance(node, ir.Pool):
-        op = "maxpool" if node.mode == "max" else "avgpool"
-        args = [f"pad={_pair(node.padding)}", f"ceil={'true' if node.ceil_mode else 'false'}"]
-        if node.mode == "avg" and not node.count_include_pad:
-            args.append("count_include_pad=false")
-        return f"{op}{node.kernel[0]}x{node.kernel[1]}/{_pair(node.stride)}({', '.join(args)})"
-    if isinstance(node, ir.AdaptivePool):
-        return f"adaptive_{node.mode}pool-{_pair(node.output_size)}"
-    if isinstance(node, ir.BatchNorm):
-        return f"bn(eps={_num(node.eps)}, momentum={_num(node.momentum)})"
-    if isinstance(node, ir.LRN):
-        return f"lrn({node.size}, alpha={_num(node.alpha)}, beta={_num(node.beta)}, k={_num(node.k)})"
-    if isinstance(node, ir.Activation):
-        if node.fn == "leaky_relu":
-            return f"leaky_relu({_num(node.alpha)})"
-        if node.fn == "elu":
-            return f"elu({_num(node.alpha)})"
-        if node.fn == "prelu":
-            return "prelu(channels=true)" if node.num_parameters > 1 else "prelu"
-        return node.fn
-    if isinstance(node, ir.Dropout):
-        return f"dropout({_num(node.p)})"
-    if isinstance(node, ir.Flatten):
-        return "flatten"
-    if isinstance(node, ir.Upsample):
-        return f"upsample({node.scale}, mode={node.mode})"
-    if isinstance(node, ir.Save):
-        return f"@{node.ref}"
-    if isinstance(node, ir.Merge):
-        return f"{node.mode}({', '.join('@' + r for r in node.refs)})"
-    raise TypeError(f"no flat form for {node.kind}")
+    """A leaf layer as .net text: the flat form its op file registered."""
+    rule = kind(node.kind)
+    if rule.flat is None:
+        raise ValueError(f"a {node.kind} layer ({node.path}) has no .net form: an optimised network cannot be "
+                         "written out; write it before the inference passes")
+    return rule.flat(node)
 
 
 def _flat_body(seq: ir.Seq, indent: int, out: list[str], prefix: str = "") -> None:
@@ -396,55 +346,48 @@ def _flat_body(seq: ir.Seq, indent: int, out: list[str], prefix: str = "") -> No
         out.append(INDENT * indent + prefix.rstrip())
 
 
-def _flat_node(node: ir.NodeBase, indent: int, out: list[str], prefix: str = "") -> None:
-    pad = INDENT * indent
+def _flat_head(node: ir.NodeBase) -> tuple[str, tuple[ir.Seq, ...]] | None:
+    """A composite's opening words (`residual(shortcut=pad)`) and the bodies it writes, or None for a leaf."""
+    if node.kind in _PASS_COMPOSITES:
+        raise ValueError(f"a {node.kind} block ({node.path}) has no .net form: an optimised network cannot be "
+                         "written out; write it before the inference passes")
     label = f"{node.name}: "
     if isinstance(node, ir.Seq):
-        out.append(f"{pad}{prefix}{label}{{")
-        _flat_body(node, indent + 1, out)
-        out.append(pad + "}")
-        return
-    if isinstance(node, (ir.Concat, ir.Dense)) or (isinstance(node, ir.Residual) and node.shortcut_kind == "explicit"):
-        if isinstance(node, ir.Concat):
-            head, parts = "concat", node.branches
-        elif isinstance(node, ir.Dense):
-            head, parts = "dense", node.layers
-        else:
-            head, parts = "residual", (node.body, node.shortcut)
-        out.append(f"{pad}{prefix}{label}{head} {{")
-        for i, part in enumerate(parts):
-            _flat_body(part, indent + 1, out, "| " if i else "")
-        out.append(pad + "}")
-        return
+        return label, (node,)
+    if isinstance(node, ir.Concat):
+        return label + "concat ", node.branches
+    if isinstance(node, ir.Dense):
+        return label + "dense ", node.layers
     if isinstance(node, ir.Residual):
+        if node.shortcut_kind == "explicit":
+            return label + "residual ", (node.body, node.shortcut)
         # the front end makes the shortcut again from the mode: shapes decide the projection's stride
-        out.append(f"{pad}{prefix}{label}residual(shortcut={node.shortcut_kind}) {{")
-        _flat_body(node.body, indent + 1, out)
-        out.append(pad + "}")
-        return
+        return label + f"residual(shortcut={node.shortcut_kind}) ", (node.body,)
     if isinstance(node, ir.Gate):
-        out.append(f"{pad}{prefix}{label}gate {{")
-        _flat_body(node.body, indent + 1, out)
-        out.append(pad + "}")
-        return
+        return label + "gate ", (node.body,)
     if isinstance(node, ir.Side):
-        out.append(f"{pad}{prefix}side {node.output} {{")
-        _flat_body(node.body, indent + 1, out)
-        out.append(pad + "}")
-        return
-    if isinstance(node, ir.Save):
-        out.append(f"{pad}{prefix}{label}{_leaf(node)}")
-        return
-    out.append(f"{pad}{prefix}{label}{_leaf(node)}")
+        return f"side {node.output} ", (node.body,)
+    return None
 
 
-_PASS_KINDS = frozenset({"folded_conv", "folded_linear", "fused_conv", "fused_concat", "buffered_dense"})
+def _flat_node(node: ir.NodeBase, indent: int, out: list[str], prefix: str = "") -> None:
+    pad = INDENT * indent
+    head = _flat_head(node)
+    if head is None:
+        out.append(f"{pad}{prefix}{node.name}: {_leaf(node)}")
+        return
+    opening, parts = head
+    out.append(f"{pad}{prefix}{opening}{{")
+    for i, part in enumerate(parts):
+        _flat_body(part, indent + 1, out, "| " if i else "")
+    out.append(pad + "}")
+
+
+_PASS_COMPOSITES = frozenset({"fused_concat", "buffered_dense"})  # leaf pass kinds register no flat form
 
 
 def format_network(net: ir.Network) -> str:
     """An elaborated network as flat .net text with the same architecture (and spec_hash)."""
-    if any(n.kind in _PASS_KINDS for n in ir.walk(net.body)):
-        raise ValueError("an optimised network has no .net form: write it out before the inference passes")
     out = []
     params = ", ".join(f"{k}={_value(v)}" for k, v in net.params.items())
     out.append(f"network {net.name}" + (f"({params})" if params else ""))
@@ -452,7 +395,7 @@ def format_network(net: ir.Network) -> str:
         out.append(f"meta {key} {quote(value)}")
     out.append("input " + "x".join(str(d) for d in net.input_shape))
     if net.lint_off:
-        out.append("lint off " + ", ".join(net.lint_off))
+        out.append("lint off " + ", ".join(item.id for item in net.lint_off))
     for e in net.expects:
         out.append(f"expect {e.what} {e.value}")
     out.append("")
@@ -467,5 +410,5 @@ def _value(v) -> str:
     if isinstance(v, str):
         return quote(v)
     if isinstance(v, float):
-        return _num(v)
+        return number(v)
     return str(v)

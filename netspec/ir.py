@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Iterator, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, SerializeAsAny, WrapValidator
 
 from .diagnostics import Span
 
@@ -57,98 +57,24 @@ class NodeBase(Frozen):
         return self
 
 
-# ---------------------------------------------------------------- layers
-
-
-class Conv(NodeBase):
-    kind: Literal["conv"] = "conv"
-    in_channels: int
-    out_channels: int
-    kernel: Pair  # (kh, kw)
-    stride: Pair = (1, 1)
-    padding: tuple[int, int, int, int] = (0, 0, 0, 0)  # (top, bottom, left, right): 'same' with an even kernel is asymmetric
-    dilation: Pair = (1, 1)
-    groups: int = 1
-    bias: bool = True
-
-
-class Linear(NodeBase):
-    kind: Literal["linear"] = "linear"
-    in_features: int
-    out_features: int
-    bias: bool = True
-
-
-class Pool(NodeBase):
-    kind: Literal["pool"] = "pool"
-    mode: Literal["max", "avg"]
-    kernel: Pair
-    stride: Pair
-    padding: Pair = (0, 0)  # symmetric, as torch's pooling layers take it
-    ceil_mode: bool = False
-    count_include_pad: bool = True  # avg only: torch's default
-
-
-class AdaptivePool(NodeBase):
-    kind: Literal["adaptive_pool"] = "adaptive_pool"
-    mode: Literal["max", "avg"]
-    output_size: Pair  # (1, 1) is global pooling
-
-
-class BatchNorm(NodeBase):
-    kind: Literal["batchnorm"] = "batchnorm"
-    num_features: int
-    eps: float = 1e-5
-    momentum: float = 0.1
-
-
-class LRN(NodeBase):
-    """Local response normalisation across channels (AlexNet, VGG A-LRN)."""
-
-    kind: Literal["lrn"] = "lrn"
-    size: int = 5
-    alpha: float = 1e-4
-    beta: float = 0.75
-    k: float = 2.0
-
-
-ActivationFn = Literal[
-    "relu", "relu6", "leaky_relu", "prelu", "elu", "selu", "sigmoid", "tanh",
-    "hardswish", "hardsigmoid", "silu", "gelu", "softmax", "identity",
-]
-
-
-class Activation(NodeBase):
-    kind: Literal["activation"] = "activation"
-    fn: ActivationFn
-    alpha: float | None = None  # leaky_relu's negative slope, elu's alpha, prelu's initial slope
-    num_parameters: int = 1  # prelu only: 1 shared slope, or one per channel
-
-
-class Dropout(NodeBase):
-    kind: Literal["dropout"] = "dropout"
-    p: float = 0.5
-
-
-class Flatten(NodeBase):
-    kind: Literal["flatten"] = "flatten"
-
-
-class Upsample(NodeBase):
-    kind: Literal["upsample"] = "upsample"
-    scale: int = 2
-    mode: Literal["nearest", "bilinear"] = "nearest"
-
-
-class ChannelPad(NodeBase):
-    """Zero channels added before and after the input's (ResNet option A shortcut)."""
-
-    kind: Literal["channel_pad"] = "channel_pad"
-    before: int
-    after: int
-
-
 # ---------------------------------------------------------------- composition
+
+
+def _by_kind(value, handler):
+    """A child read from JSON (or a dict) is validated as the class its `kind` names in the registry."""
+    if isinstance(value, NodeBase):
+        return value
+    from .ops.registry import node_class
+
+    cls = node_class(value.get("kind")) if isinstance(value, dict) else None
+    if cls is None:
+        raise ValueError(f"not an IR node: unknown kind {value.get('kind') if isinstance(value, dict) else value!r}")
+    return cls.model_validate(value)
+
+
+# A child of a composite: any registered kind, leaf or composite, validated and dumped as its own class
+# (SerializeAsAny: a child's fields are its class's, not NodeBase's). An op file's new kind needs no edit here.
+Node = Annotated[NodeBase, WrapValidator(_by_kind), SerializeAsAny()]
 
 
 class RepeatSpan(Frozen):
@@ -164,7 +90,7 @@ BlockArg = Union[bool, int, float, str, tuple[int, ...]]
 
 class Seq(NodeBase):
     kind: Literal["seq"] = "seq"
-    children: tuple["Node", ...] = ()
+    children: tuple[Node, ...] = ()
     block: str | None = None  # the user block this sequence was expanded from, e.g. "bottleneck"
     block_args: dict[str, BlockArg] = {}  # that call's bound arguments, defaults included: {"c": 64, "stride": 2}
     repeats: tuple[RepeatSpan, ...] = ()  # which runs of children were written as repeats (nested ones too)
@@ -249,48 +175,10 @@ class Side(NodeBase):
         return self.model_copy(update={"body": body})
 
 
-class Save(NodeBase):
-    """Names the current tensor so a later Merge can refer to it (U-Net skips)."""
-
-    kind: Literal["save"] = "save"
-    ref: str
-
-
-class Merge(NodeBase):
-    """Joins the current tensor with saved ones: channel concat or elementwise add."""
-
-    kind: Literal["merge"] = "merge"
-    mode: Literal["concat", "add"]
-    refs: tuple[str, ...]
-    ref_shapes: tuple[Shape, ...]  # shapes of the saved tensors, in refs order
-
-
 # ---------------------------------------------------------------- what the inference passes produce
-# Kinds of their own, in the union below: JSON round-trips an optimised IR and every walker sees
-# their extra sub-nodes. Each subclasses the node it replaces (a backend builds a FoldedConv's
-# module as a Conv's) and records what a backend must compute from the original weights.
-
-
-class FoldedConv(Conv):
-    """A conv that absorbed the batch norm right after it: w' = w*g/s, b' = (b-mean)*g/s + beta."""
-
-    kind: Literal["folded_conv"] = "folded_conv"
-    folded: BatchNorm  # the removed batch norm; its path names the statistics to fold in
-
-
-class FoldedLinear(Linear):
-    """A fully connected layer that absorbed the 1-d batch norm right after it."""
-
-    kind: Literal["folded_linear"] = "folded_linear"
-    folded: BatchNorm
-
-
-class FusedConv(Conv):
-    """Several 1x1 convs on the same input stacked into one: weights concatenated on out-channels."""
-
-    kind: Literal["fused_conv"] = "fused_conv"
-    # the original convs, in output-channel order
-    parts: tuple[Annotated[Union[Conv, FoldedConv], Field(discriminator="kind")], ...]
+# Composite kinds of their own: JSON round-trips an optimised IR and every walker sees their extra
+# sub-nodes. Each subclasses the node it replaces and records what a backend must compute from the
+# original weights. (The leaf kinds the passes make live beside their layers: ops/conv.py, ops/linear.py.)
 
 
 class FusedConcat(Concat):
@@ -314,21 +202,6 @@ class BufferedDense(Dense):
     kind: Literal["buffered_dense"] = "buffered_dense"
 
 
-Node = Annotated[
-    Union[
-        Conv, Linear, Pool, AdaptivePool, BatchNorm, LRN, Activation, Dropout, Flatten,
-        Upsample, ChannelPad, Seq, Concat, Residual, Dense, Gate, Side, Save, Merge,
-        FoldedConv, FoldedLinear, FusedConv, FusedConcat, BufferedDense,
-    ],
-    Field(discriminator="kind"),
-]
-
-LAYER_KINDS = frozenset(
-    {"conv", "linear", "pool", "adaptive_pool", "batchnorm", "lrn", "activation", "dropout",
-     "flatten", "upsample", "channel_pad", "save", "merge", "folded_conv", "folded_linear", "fused_conv"}
-)
-
-
 # ---------------------------------------------------------------- the network
 
 
@@ -337,6 +210,13 @@ class Expect(Frozen):
 
     what: Literal["params", "macs", "output"]
     value: str  # as written: "138357544", "15.47G", "1000", "512x7x7"
+    span: Span | None = None
+
+
+class LintOff(Frozen):
+    """A lint id a `lint off` line switches off, and where it is written (an unknown id is warned about there)."""
+
+    id: str
     span: Span | None = None
 
 
@@ -349,7 +229,7 @@ class Network(Frozen):
     constraints: tuple[str, ...] = ()  # what a symbolic input must satisfy, e.g. "H must be a multiple of 32"
     body: Seq
     expects: tuple[Expect, ...] = ()
-    lint_off: tuple[str, ...] = ()  # lint ids switched off in the spec
+    lint_off: tuple[LintOff, ...] = ()  # lint ids switched off in the spec
     spec_hash: str = ""  # sha256 of the canonical IR without spans: identifies the architecture
 
     @property
@@ -359,7 +239,6 @@ class Network(Frozen):
     @property
     def side_outputs(self) -> tuple[str, ...]:
         return tuple(n.output for n in walk(self.body) if isinstance(n, Side))
-
 
 
 def children(node: NodeBase) -> tuple[NodeBase, ...]:
@@ -379,3 +258,22 @@ def walk(node: NodeBase) -> Iterator[NodeBase]:
 def layers(node: NodeBase) -> Iterator[NodeBase]:
     """The leaf layers under `node`, in definition order."""
     return (n for n in walk(node) if n.kind in LAYER_KINDS)
+
+
+# ---------------------------------------------------------------- the layers, from their op files
+# Every leaf kind is defined in netspec/ops/<op>.py beside its shape rule, cost and text forms;
+# they are re-exported here so that `ir.Conv` and friends name them for backends and tests.
+
+from .ops import registry as _registry  # noqa: E402
+from .ops.activation import Activation, ActivationFn  # noqa: E402
+from .ops.conv import Conv, FoldedConv, FusedConv  # noqa: E402
+from .ops.linear import FoldedLinear, Linear  # noqa: E402
+from .ops.misc import ChannelPad, Dropout, Flatten, Upsample  # noqa: E402
+from .ops.norm import LRN, BatchNorm  # noqa: E402
+from .ops.pool import AdaptivePool, Pool  # noqa: E402
+from .ops.skip import Merge, Save  # noqa: E402
+
+for _cls in (Seq, Concat, Residual, Dense, Gate, Side, FusedConcat, BufferedDense):
+    _registry.register_node(_cls)
+
+LAYER_KINDS = _registry.LEAF_KINDS  # the kinds an op file registers: leaf layers (grows with the registry)

@@ -125,7 +125,8 @@ class ToAst(Transformer):
         return syntax.ExpectDecl(str(items[0]), str(items[1]), _loc(meta))
 
     def lint_off(self, meta, items):
-        return syntax.LintOff(tuple(str(t) for t in items), _loc(meta))
+        locs = tuple(syntax.Loc(t.line, t.column, t.end_line, t.end_column) for t in items)
+        return syntax.LintOff(tuple(str(t) for t in items), _loc(meta), locs)
 
     def block_def(self, meta, items):
         name, *rest = items

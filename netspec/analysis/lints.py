@@ -40,9 +40,9 @@ def warn(code: str, message: str, node: NodeBase | None, help: str | None = None
 
 
 def run_lints(network: Network, analysis: Analysis, disable: Iterable[str] = ()) -> list[Diagnostic]:
-    off = set(disable) | set(network.lint_off)
-    out = [Diagnostic(f"`lint off {name}`: no lint has this id", None, level="warning", code="unknown-lint",
-                      help=_suggest(name)) for name in network.lint_off if name not in LINTS]
+    off = set(disable) | {item.id for item in network.lint_off}
+    out = [Diagnostic(f"`lint off {item.id}`: no lint has this id", item.span, level="warning",
+                      code="unknown-lint", help=_suggest(item.id)) for item in network.lint_off if item.id not in LINTS]
     seen = set()
     for item in LINTS.values():
         if item.id in off:

@@ -88,25 +88,8 @@ def check_file(path: Path, disable: set[str], update: bool) -> Result:
     for d in run_lints(network, analysis, disable):
         if d.span is not None and d.span.file != str(path):  # a layer written in an imported block
             d = replace(d, notes=d.notes + (f"in network `{network.name}` ({path})",))
-        elif d.span is None and d.code == "unknown-lint":
-            d = replace(d, span=_lint_off_span(result.sources[str(path)], str(path), d.message))
         result.diagnostics.append(d)
     return result
-
-
-def _lint_off_span(text: str, filename: str, message: str):
-    """Where the unknown id of a `lint off` line stands (the IR keeps no span for it)."""
-    import re
-
-    from ..diagnostics import Span
-
-    name = message.split("`lint off ", 1)[1].split("`", 1)[0]
-    for number, line in enumerate(text.splitlines(), 1):
-        m = re.match(r"\s*lint\s+off\b.*?(?<![\w-])(" + re.escape(name) + r")(?![\w-])", line)
-        if m:
-            col = m.start(1) + 1
-            return Span(file=filename, line=number, column=col, end_line=number, end_column=col + len(name))
-    return None
 
 
 def run(args) -> int:
