@@ -12,7 +12,7 @@ input is symbolic (`input 3xHxW`); numeric analyses need concrete sizes.
 
 from __future__ import annotations
 
-from typing import Annotated, Iterator, Literal, Union
+from typing import Annotated, ClassVar, Iterator, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, SerializeAsAny, WrapValidator
 
@@ -85,41 +85,63 @@ class RepeatSpan(Frozen):
     count: int
 
 
+class Composite(NodeBase):
+    """A node with sub-nodes. SUB_FIELDS names the fields that hold them, in the order they run: a
+    tuple field holds any number (in with_children it takes the rest), another one node or None."""
+
+    SUB_FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    def sub_nodes(self):
+        out: list[NodeBase] = []
+        for name in self.SUB_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, tuple):
+                out.extend(value)
+            elif value is not None:
+                out.append(value)
+        return tuple(out)
+
+    def with_children(self, *nodes):
+        update, rest = {}, list(nodes)
+        for name in self.SUB_FIELDS:
+            if isinstance(getattr(self, name), tuple):
+                update[name], rest = tuple(rest), []
+            else:
+                update[name] = rest.pop(0) if rest else None
+        if rest:
+            raise ValueError(f"a {self.kind} node takes {len(nodes) - len(rest)} sub-nodes, got {len(nodes)}")
+        return self.model_copy(update=update)
+
+
 BlockArg = Union[bool, int, float, str, tuple[int, ...]]
 
 
-class Seq(NodeBase):
+class Seq(Composite):
+    SUB_FIELDS = ("children",)
+
     kind: Literal["seq"] = "seq"
     children: tuple[Node, ...] = ()
     block: str | None = None  # the user block this sequence was expanded from, e.g. "bottleneck"
     block_args: dict[str, BlockArg] = {}  # that call's bound arguments, defaults included: {"c": 64, "stride": 2}
     repeats: tuple[RepeatSpan, ...] = ()  # which runs of children were written as repeats (nested ones too)
 
-    def sub_nodes(self):
-        return self.children
 
-    def with_children(self, *nodes):
-        return self.model_copy(update={"children": nodes})
-
-
-class Concat(NodeBase):
+class Concat(Composite):
     """Parallel branches on the same input, joined along channels (inception)."""
+
+    SUB_FIELDS = ("branches",)
 
     kind: Literal["concat"] = "concat"
     branches: tuple[Seq, ...]
-
-    def sub_nodes(self):
-        return self.branches
-
-    def with_children(self, *nodes):
-        return self.model_copy(update={"branches": nodes})
 
 
 ShortcutKind = Literal["identity", "project", "pad", "explicit"]
 
 
-class Residual(NodeBase):
+class Residual(Composite):
     """out = body(x) + shortcut(x); shortcut None is the identity."""
+
+    SUB_FIELDS = ("body", "shortcut")
 
     kind: Literal["residual"] = "residual"
     body: Seq
@@ -128,51 +150,33 @@ class Residual(NodeBase):
     # its subsample + zero channels (option A), or a body the spec wrote after `|`
     shortcut_kind: ShortcutKind = "identity"
 
-    def sub_nodes(self):
-        return (self.body,) if self.shortcut is None else (self.body, self.shortcut)
 
-    def with_children(self, body, shortcut=None):
-        return self.model_copy(update={"body": body, "shortcut": shortcut})
-
-
-class Dense(NodeBase):
+class Dense(Composite):
     """DenseNet block: layer i sees the concat of the input and every earlier layer's output."""
+
+    SUB_FIELDS = ("layers",)
 
     kind: Literal["dense"] = "dense"
     layers: tuple[Seq, ...]
 
-    def sub_nodes(self):
-        return self.layers
 
-    def with_children(self, *nodes):
-        return self.model_copy(update={"layers": nodes})
-
-
-class Gate(NodeBase):
+class Gate(Composite):
     """out = x * body(x), body(x) broadcast over H and W (squeeze-excitation)."""
+
+    SUB_FIELDS = ("body",)
 
     kind: Literal["gate"] = "gate"
     body: Seq
 
-    def sub_nodes(self):
-        return (self.body,)
 
-    def with_children(self, body):
-        return self.model_copy(update={"body": body})
-
-
-class Side(NodeBase):
+class Side(Composite):
     """A named side output (GoogLeNet's auxiliary classifiers); the main path passes through."""
+
+    SUB_FIELDS = ("body",)
 
     kind: Literal["side"] = "side"
     output: str
     body: Seq
-
-    def sub_nodes(self):
-        return (self.body,)
-
-    def with_children(self, body):
-        return self.model_copy(update={"body": body})
 
 
 # ---------------------------------------------------------------- what the inference passes produce
@@ -184,16 +188,12 @@ class Side(NodeBase):
 class FusedConcat(Concat):
     """A concat whose branches that opened with a 1x1 conv now read slices of one shared stem."""
 
+    SUB_FIELDS = ("stem", "branches")  # the stem runs first
+
     kind: Literal["fused_concat"] = "fused_concat"
     stem: Seq  # the FusedConv, then the elementwise layers every fused branch applied after it
     splits: tuple[int, ...]  # channels of each slice of the stem's output
     parts: tuple[int | None, ...]  # per branch: the slice it reads, or None for the concat's input
-
-    def sub_nodes(self):
-        return (self.stem, *self.branches)  # the stem runs first
-
-    def with_children(self, stem, *branches):
-        return self.model_copy(update={"stem": stem, "branches": branches})
 
 
 class BufferedDense(Dense):

@@ -27,8 +27,7 @@ def _lark() -> Lark:
 
 def parse_tree(text: str, filename: str = "<string>") -> syntax.SpecFile:
     """Parse .net text into a SpecFile, or raise SpecError with a located syntax diagnostic."""
-    comments: list[syntax.Comment] = []
-    _check_brackets(text, filename)
+    comment_starts = _check_brackets(text, filename)
     try:
         tree = _lark().parse(text, on_error=None)
     except UnexpectedInput as exc:
@@ -39,31 +38,10 @@ def parse_tree(text: str, filename: str = "<string>") -> syntax.SpecFile:
         if isinstance(exc.orig_exc, SpecError):
             raise exc.orig_exc from None
         raise
-    for line_no, line in enumerate(text.splitlines(), 1):
-        if "#" in line:
-            col = _comment_column(line)
-            if col is not None:
-                comments.append(syntax.Comment(line[col:].rstrip(), line_no, col + 1))
-    return syntax.SpecFile(tuple(statements), tuple(comments), filename)
-
-
-def _comment_column(line: str) -> int | None:
-    """Where a `#` comment starts on a line, skipping `#` inside strings."""
-    in_string = False
-    escaped = False
-    for i, ch in enumerate(line):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch == "#":
-            return i
-    return None
+    lines = text.split("\n")
+    comments = tuple(syntax.Comment(lines[line - 1][column - 1:].rstrip(), line, column)
+                     for line, column in comment_starts)
+    return syntax.SpecFile(tuple(statements), comments, filename)
 
 
 def _loc(meta) -> syntax.Loc:
@@ -322,9 +300,13 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Diagno
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
 
 
-def _check_brackets(text: str, filename: str) -> None:
-    """Report an unclosed or stray bracket where it was opened, not where the parser gave up."""
+def _check_brackets(text: str, filename: str) -> list[tuple[int, int]]:
+    """Report an unclosed or stray bracket where it was opened, not where the parser gave up.
+
+    The same scan (strings and comments skipped) returns where each `#` comment starts: (line, column).
+    """
     stack: list[tuple[str, int, int]] = []
+    comments: list[tuple[int, int]] = []
     line, col = 1, 0
     in_string = in_comment = escaped = False
     for ch in text:
@@ -346,6 +328,7 @@ def _check_brackets(text: str, filename: str) -> None:
             continue
         if ch == "#":
             in_comment = True
+            comments.append((line, col))
         elif ch == '"':
             in_string = True
         elif ch in _PAIRS:
@@ -363,3 +346,4 @@ def _check_brackets(text: str, filename: str) -> None:
                                    _span(filename, l, c), code="syntax",
                                    help=f"add `{_PAIRS[ch]}` where the {'group' if ch != '(' else 'argument list'} ends"),
                         {filename: text})
+    return comments

@@ -12,6 +12,7 @@ from typing import Callable, Iterable, Iterator
 
 from ..diagnostics import Diagnostic, Label
 from ..ir import LAYER_KINDS, Network, NodeBase, children, walk
+from ..ops.registry import kind
 from .core import Analysis
 from .notation import describe, shape_str
 
@@ -303,5 +304,5 @@ def missing_activation(network, analysis):
                                "between them: together they are one linear layer", node,
                                help="add an activation (`after=[relu]`), or remove the layer")
                 last = node
-            elif node.kind in ("activation", "pool", "adaptive_pool", "lrn", "upsample", "merge"):
+            elif kind(node.kind).nonlinear:
                 last = None if node.kind != "activation" or node.fn != "identity" else last

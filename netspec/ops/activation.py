@@ -63,4 +63,5 @@ register_op(Op("leaky_relu", activation, params(slope=0.01), positional=("slope"
 register_op(Op("elu", activation, params(alpha=1.0), positional=("alpha",)))
 register_op(Op("prelu", activation, params(channels=False)))
 # in place where the backend can (its output is its input's storage), so not a fresh tensor
-register_kind(Kind(Activation, cost, lambda n: n.fn if n.alpha is None else f"{n.fn}({n.alpha:g})", flat))
+register_kind(Kind(Activation, cost, lambda n: n.fn if n.alpha is None else f"{n.fn}({n.alpha:g})", flat,
+                   nonlinear=True))

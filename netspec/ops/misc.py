@@ -81,6 +81,7 @@ register_kind(Kind(Dropout, lambda n: ZERO, lambda n: f"dropout({n.p:g})", lambd
 register_kind(Kind(Flatten, lambda n: ZERO, lambda n: "flatten", lambda n: "flatten",
                    field=lambda n, f, spatial: whole(f, spatial), alias=True))
 register_kind(Kind(Upsample, upsample_cost, lambda n: f"upsample({n.scale})",
-                   lambda n: f"upsample({n.scale}, mode={n.mode})", field=upsample_field, fresh=True))
+                   lambda n: f"upsample({n.scale}, mode={n.mode})", field=upsample_field, fresh=True,
+                   nonlinear=True))
 register_kind(Kind(ChannelPad, lambda n: Cost(elements=numel(n.out_shape)),
                    lambda n: f"channel_pad(+{n.before + n.after})", fresh=True))

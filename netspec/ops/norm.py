@@ -56,5 +56,5 @@ register_op(Op("bn", batchnorm, params(eps=1e-5, momentum=0.1), aliases=("batchn
 register_op(Op("lrn", lrn, params(size=5, alpha=1e-4, beta=0.75, k=2.0), positional=("size",)))
 register_kind(Kind(BatchNorm, batchnorm_cost, lambda n: "bn", fresh=True, weighted=True,
                    flat=lambda n: f"bn(eps={number(n.eps)}, momentum={number(n.momentum)})"))
-register_kind(Kind(LRN, lrn_cost, lambda n: f"lrn({n.size})", fresh=True,
+register_kind(Kind(LRN, lrn_cost, lambda n: f"lrn({n.size})", fresh=True, nonlinear=True,
                    flat=lambda n: f"lrn({n.size}, alpha={number(n.alpha)}, beta={number(n.beta)}, k={number(n.k)})"))

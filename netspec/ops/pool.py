@@ -112,6 +112,8 @@ register_op(Op("gmp", adaptive, aliases=("global_maxpool",)))
 register_op(Op("adaptive_avgpool", adaptive, dash="output size", example="adaptive_avgpool-7x7"))
 register_op(Op("adaptive_maxpool", adaptive, dash="output size", example="adaptive_maxpool-1"))
 register_kind(Kind(Pool, pool_cost, lambda n: f"{n.mode}pool{pair(n.kernel)}{stride(n.stride)}", pool_flat,
-                   field=lambda n, f, spatial: window(f, n.kernel, n.stride), window=True, fresh=True))
+                   field=lambda n, f, spatial: window(f, n.kernel, n.stride), window=True, fresh=True,
+                   nonlinear=True))
 register_kind(Kind(AdaptivePool, adaptive_cost, adaptive_notation,
-                   lambda n: f"adaptive_{n.mode}pool-{pair(n.output_size)}", field=adaptive_field, fresh=True))
+                   lambda n: f"adaptive_{n.mode}pool-{pair(n.output_size)}", field=adaptive_field, fresh=True,
+                   nonlinear=True))

@@ -57,9 +57,12 @@ class Kind:
     flat: Callable[[Any], str] | None = None  # the node as .net text (format_network); None: it has none
     field: Callable[[Any, "Field", tuple], "Field"] | None = None  # receptive-field step; None: unchanged
     window: bool = False  # a layer of sliding windows (conv, pool): its units see a window of the input
-    weighted: bool = False  # has trainable weights of its own
+    weighted: bool = False  # has trainable weights of its own (conv, fc, bn; prelu's slope is per function)
     fresh: bool = False  # its output is a new tensor (not a view, not its input, not written in place)
     alias: bool = False  # its output is its input at inference or a view of it (dropout, flatten)
+    # stands between two weighted layers as their nonlinearity, for the missing-activation lint:
+    # activations, pooling, LRN, resampling, merges (an identity activation aside)
+    nonlinear: bool = False
 
 
 OPS: dict[str, Op] = {}

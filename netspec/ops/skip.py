@@ -37,4 +37,5 @@ def _merge_text(n, sep: str) -> str:
 
 
 register_kind(Kind(Save, lambda n: ZERO, lambda n: f"@{n.ref}", lambda n: f"@{n.ref}"))
-register_kind(Kind(Merge, merge_cost, lambda n: _merge_text(n, " "), lambda n: _merge_text(n, ", "), fresh=True))
+register_kind(Kind(Merge, merge_cost, lambda n: _merge_text(n, " "), lambda n: _merge_text(n, ", "), fresh=True,
+                   nonlinear=True))
