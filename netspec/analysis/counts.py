@@ -19,6 +19,10 @@ from dataclasses import dataclass
 from math import prod
 from typing import TYPE_CHECKING
 
+# the op files import this module for Cost: the registry module imports nothing of netspec, so this
+# import is safe from any order (ir.py -> ops/ -> ops/conv.py -> here -> ops/registry.py)
+from ..ops.registry import kind
+
 if TYPE_CHECKING:
     from ..ir import NodeBase
 
@@ -55,8 +59,6 @@ def mul(a: int | None, b: int) -> int | None:
 
 def leaf_cost(node: NodeBase) -> Cost:
     """What a leaf layer costs: the rule its op file registered (netspec/ops/)."""
-    from ..ops.registry import kind
-
     return kind(node.kind).cost(node)
 
 

@@ -6,6 +6,7 @@ A leaf's notation is its op file's (netspec/ops/); the composites' is here.
 from __future__ import annotations
 
 from ..ir import NodeBase
+from ..ops.registry import kind
 from ..shapes import shape_text as shape_str
 
 COMPOSITES = {
@@ -24,8 +25,6 @@ def describe(node: NodeBase) -> str:
     composite = COMPOSITES.get(node.kind)
     if composite is not None:
         return composite(node)
-    from ..ops.registry import kind
-
     return kind(node.kind).notation(node)
 
 

@@ -19,6 +19,8 @@ from fractions import Fraction
 
 from typing import TYPE_CHECKING
 
+from ..ops.registry import kind  # imports nothing of netspec: safe although op files import this module
+
 if TYPE_CHECKING:
     from ..ir import NodeBase
 
@@ -60,15 +62,11 @@ def whole(f: Field, spatial) -> Field:
 
 def is_window(node: NodeBase) -> bool:
     """A layer of sliding windows (conv, pool): its units see a window of their input, not all of it."""
-    from ..ops.registry import kind
-
     return kind(node.kind).window
 
 
 def step(node: NodeBase, f: Field) -> Field:
     """The field at a leaf layer's output given the field at its input: the op file's rule."""
-    from ..ops.registry import kind
-
     if len(node.in_shape) != 3:  # a vector: every unit already sees everything it ever will
         return f
     rule = kind(node.kind).field

@@ -252,7 +252,7 @@ def check_library(tree: syntax.SpecFile, *, filename: str, source: str) -> None:
     try:
         for st in tree.statements:
             if isinstance(st, syntax.ImportDecl):
-                elab.import_file(elab, st, filename)
+                import_file(elab, st, filename)
             else:
                 define_block(elab, st, filename)
     except SpecError as exc:
