@@ -12,10 +12,8 @@ from ..diagnostics import Label, did_you_mean, error
 from ..expr import evaluate, span_of
 from ..shapes import Sym, shape_text
 from .layers import feature_map
-from .scope import Nodes, Scope, dims, seq
+from .scope import Nodes, Scope, Shape, dims, seq
 from .values import as_int, as_word
-
-Shape = tuple  # of Size: (C, H, W) or (F,)
 
 _RESIDUAL_SHORTCUTS = ("auto", "identity", "project", "pad")
 

@@ -21,9 +21,7 @@ from . import composites
 from .blocks import BlockInfo, define_block
 from .layers import default, is_bn, layer
 from .library import import_file
-from .scope import Nodes, Scope, dims, seq
-
-Shape = tuple  # of Size: (C, H, W) or (F,)
+from .scope import Nodes, Scope, Shape, dims, seq
 
 # what each element of a body elaborates with: (elaborator, item, shape, scope, label, followed_by_bn, tail)
 ELEMENTS = {

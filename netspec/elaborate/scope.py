@@ -10,6 +10,8 @@ from ..diagnostics import error
 from ..expr import span_of
 from ..shapes import to_dim
 
+Shape = tuple  # of shapes.Size while elaborating: (C, H, W) or (F,); `dims` makes the IR's
+
 
 @dataclass
 class Scope:

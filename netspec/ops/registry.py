@@ -73,11 +73,11 @@ LEAF_KINDS: set[str] = set()  # the kinds registered with a Kind: leaf layers (i
 
 
 def register_op(op: Op) -> Op:
-    if op.name in OPS or op.name in ALIASES:
-        raise ValueError(f"the layer word {op.name!r} is registered twice")
+    for word in (op.name, *op.aliases):
+        if word in OPS or word in ALIASES:
+            raise ValueError(f"the layer word {word!r} is registered twice")
     OPS[op.name] = op
-    for alias in op.aliases:
-        ALIASES[alias] = op.name
+    ALIASES.update((alias, op.name) for alias in op.aliases)
     _known.cache = None
     return op
 
