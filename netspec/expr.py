@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from . import ast
+from . import syntax
 from .diagnostics import Span, SpecError, did_you_mean, error
 
 
@@ -15,7 +15,7 @@ class Symbol:
     """A bare word that is not a variable: `same`, `valid`, `none`, `pad`. Its user decides."""
 
     word: str
-    loc: ast.Loc
+    loc: syntax.Loc
 
 
 Value = Any  # int | float | bool | str | tuple | Symbol
@@ -48,30 +48,30 @@ _BINARY = {
 _RESERVED = {"true": True, "false": False}
 
 
-def span_of(loc: ast.Loc, filename: str) -> Span:
+def span_of(loc: syntax.Loc, filename: str) -> Span:
     return Span.model_construct(file=filename, line=loc.line, column=loc.column, end_line=loc.end_line, end_column=loc.end_column)
 
 
-def evaluate(expr: ast.Expr, env: Mapping[str, Value], filename: str) -> Value:
+def evaluate(expr: syntax.Expr, env: Mapping[str, Value], filename: str) -> Value:
     """The value of an expression; a bare unknown word becomes a Symbol for its user to judge."""
-    if isinstance(expr, ast.Num):
+    if isinstance(expr, syntax.Num):
         return _in_range(expr.value, expr.loc, filename, expr.text)
-    if isinstance(expr, ast.Str):
+    if isinstance(expr, syntax.Str):
         return expr.value
-    if isinstance(expr, ast.ShapeLit):
+    if isinstance(expr, syntax.ShapeLit):
         for d in expr.dims:
             if isinstance(d, str):
                 raise error(f"`{d}` in a size must be a number here", span_of(expr.loc, filename), code="value")
         return tuple(expr.dims)
-    if isinstance(expr, ast.Name):
+    if isinstance(expr, syntax.Name):
         if expr.id in env:
             return env[expr.id]
         if expr.id in _RESERVED:
             return _RESERVED[expr.id]
         return Symbol(expr.id, expr.loc)
-    if isinstance(expr, ast.Neg):
+    if isinstance(expr, syntax.Neg):
         return -number(evaluate(expr.operand, env, filename), expr.operand, env, filename)
-    if isinstance(expr, ast.BinOp):
+    if isinstance(expr, syntax.BinOp):
         left = number(evaluate(expr.left, env, filename), expr.left, env, filename)
         right = number(evaluate(expr.right, env, filename), expr.right, env, filename)
         if (expr.op in ("/", "//", "%") and right == 0) or (expr.op == "**" and left == 0 and right < 0):
@@ -84,7 +84,7 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], filename: str) -> Value:
         except (OverflowError, ZeroDivisionError):
             raise error("the number is too large", span_of(expr.loc, filename), code="value") from None
         return _in_range(value, expr.loc, filename)
-    if isinstance(expr, ast.Call):
+    if isinstance(expr, syntax.Call):
         fn = FUNCTIONS.get(expr.fn)
         if fn is None:
             raise error(f"unknown function `{expr.fn}`", span_of(expr.loc, filename), code="undefined",
@@ -109,7 +109,7 @@ def _too_big_power(base, exponent) -> bool:
     return exponent * math.log2(abs(base)) > _BITS + 1
 
 
-def _in_range(value, loc: ast.Loc, filename: str, text: str | None = None):
+def _in_range(value, loc: syntax.Loc, filename: str, text: str | None = None):
     """Numbers stay finite and within 2**53: a spec that computes 1e309 or 10**5000 is an error, not a crash."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return value
@@ -120,7 +120,7 @@ def _in_range(value, loc: ast.Loc, filename: str, text: str | None = None):
     return value
 
 
-def number(value: Value, expr: ast.Expr, env: Mapping[str, Value], filename: str) -> int | float:
+def number(value: Value, expr: syntax.Expr, env: Mapping[str, Value], filename: str) -> int | float:
     """Insist on a number, with the error a person needs when a name is unknown."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         if isinstance(value, Symbol):

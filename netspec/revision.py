@@ -51,14 +51,14 @@ def repository_of(path: Path) -> tuple[Path, str]:
 
 def _imports(data: bytes, name: str) -> list[str]:
     """The import paths written in a file; none when it does not parse (load reports that)."""
-    from . import ast
+    from . import syntax
     from .parser import parse_tree
 
     try:
         tree = parse_tree(data.decode("utf-8"), name)
     except (SpecError, UnicodeDecodeError):
         return []
-    return [st.path for st in tree.statements if isinstance(st, ast.ImportDecl)]
+    return [st.path for st in tree.statements if isinstance(st, syntax.ImportDecl)]
 
 
 def materialize(path: Path, rev: str, into: Path) -> tuple[Path, dict[str, str]]:
@@ -114,7 +114,8 @@ def _renamed(err: SpecError, names: Mapping[str, str], folder: Path, rev: str) -
 def load_at(path: str | Path, rev: str, *, params: Mapping[str, Any] | None = None,
             input: str | tuple | None = None) -> Network:
     """`netspec.load` of a spec (a path or a zoo name) as it was at git revision `rev`."""
-    from .frontend import load, read_spec_text, resolve_spec_path
+    from .frontend import load
+    from .sources import read_spec_text, resolve_spec_path
 
     spec = resolve_spec_path(path)
     read_spec_text(spec)  # a spec missing from the work tree is the error every command gives (exit 1)
