@@ -196,9 +196,9 @@ def test_more_repeats_are_added_blocks():
     one = next(r for r in analyze(old).rows if r.path == "layer3.bottleneck2")
     assert d.totals["params"].delta == 17 * one.params
     listing = text(d)
-    assert "layer3.bottleneck7 … bottleneck23" in listing and "17 × bottleneck(256, stride=1, width=64)" in listing
+    assert "layer3.bottleneck7 … bottleneck23" in listing and "17 × bottleneck(256, stride=1, width=64, groups=1)" in listing
     # resnet's stage is one subsampling block and n - 1 repeated ones: n 6 -> 23 repeats 5 -> 22
-    assert "bottleneck_stage(n 6 → 23), [bottleneck(256, stride=1, width=64)] x5 → x22" in listing
+    assert "bottleneck_stage(n 6 → 23), [bottleneck(256, stride=1, width=64, groups=1)] x5 → x22" in listing
 
 
 MOVE_OLD = """
