@@ -84,11 +84,11 @@ def diagram(network: Network, analysis: Analysis, depth: int | None = None,
 # ---------------------------------------------------------------- building
 
 
-def _field(row: Row) -> str:
-    size, jump = row.field.size, row.field.jump
+def field_text(row: Row) -> str:
+    """Receptive field and effective stride as `size/stride` (`427/32`; `7x3/2` where the axes differ)."""
     def pair(a, b):
         return rf_fmt(a) if a == b else f"{rf_fmt(a)}x{rf_fmt(b)}"
-    return f"RF {pair(*size)}/{pair(*jump)}"
+    return f"{pair(*row.field.size)}/{pair(*row.field.jump)}"
 
 
 def _figures(cost: Cost, row: Row | None, show: Sequence[str]) -> list[str]:
@@ -100,7 +100,7 @@ def _figures(cost: Cost, row: Row | None, show: Sequence[str]) -> list[str]:
         counts.append(f"{human(cost.macs)} MACs")
     out = [", ".join(counts)] if counts else []
     if "rf" in show and row is not None:
-        out.append(_field(row))
+        out.append(f"RF {field_text(row)}")
     return out
 
 
@@ -114,8 +114,32 @@ def block_title(node: NodeBase) -> str:
     return describe(node)
 
 
-def _named(node: NodeBase, text: str) -> str:
-    return f"{node.label}: {text}" if node.label and node.label != text else text
+def outer_seqs(root: Seq) -> dict[str, Seq]:
+    """Nodes that are the only child of a sequence, mapped to the outermost such sequence.
+
+    A block whose body is one combinator (`inception3a: inception(...)` is one concat) has no row of
+    its own in the analysis: its combinator's row stands for it, and should carry its names.
+    """
+    out: dict[str, Seq] = {}
+    for n in walk(root):
+        if n is not root and n.kind == "seq" and len(n.children) == 1:
+            out[n.children[0].path] = out.get(n.path, n)
+    return out
+
+
+def op_text(node: NodeBase, outer: Seq | None = None) -> str:
+    """What a box or a row says a node is: a layer in paper notation, a block by its name."""
+    if node.kind in LAYER_KINDS:
+        return describe(node)
+    named = outer if outer is not None and outer.block else node
+    return block_title(named)
+
+
+def title(node: NodeBase, outer: Seq | None = None) -> str:
+    """A box's first line: `label: op` as written (`inception3a: inception`, `conv1: conv7-64/2`)."""
+    named = outer if outer is not None else node
+    text = op_text(node, outer)
+    return f"{named.label}: {text}" if named.label and named.label != text else text
 
 
 class _Builder:
@@ -158,20 +182,26 @@ class _Builder:
 
     # -- the walk: `tails` are the boxes whose outputs feed the next node (several into a dense layer)
 
-    def node(self, node: NodeBase, depth: int, tails: list[str]) -> list[str]:
+    def node(self, node: NodeBase, depth: int, tails: list[str], outer: Seq | None = None) -> list[str]:
         if node.kind == "seq" and len(node.children) == 1:  # adds no level, as in the analysis
-            return self.node(node.children[0], depth, tails)
+            return self.node(node.children[0], depth, tails, outer or node)
         if node.kind in LAYER_KINDS:
-            return self.layer(node, tails)
+            return self.layer(node, tails, outer)
         if self.depth is not None and depth >= self.depth:
-            return self.collapsed([node], tails)
-        return getattr(self, "expand_" + node.kind)(node, depth, tails)
+            return self.collapsed([node], tails, outer)
+        framed = outer is not None and bool(outer.block or outer.label)
+        if framed:  # a block whose body is one combinator: frame the combinator with the block's name
+            self.open(title(node, outer))
+        tails = getattr(self, "expand_" + node.kind)(node, depth, tails)
+        if framed:
+            self.close()
+        return tails
 
-    def layer(self, node: NodeBase, tails: list[str]) -> list[str]:
+    def layer(self, node: NodeBase, tails: list[str], outer: Seq | None = None) -> list[str]:
         if node.kind == "save":  # names the tensor; no box of its own
             self.saved[node.ref] = list(tails)
             return tails
-        box = self.add([_named(node, describe(node)), shape_str(node.out_shape), *self.figures(node)],
+        box = self.add([title(node, outer), shape_str(node.out_shape), *self.figures(node)],
                        node.kind, node.path)
         self.connect(tails, box)
         if node.kind == "merge":
@@ -179,14 +209,13 @@ class _Builder:
                 self.connect(self.saved.get(ref, []), box, f"@{ref}", "long")
         return [box]
 
-    def collapsed(self, nodes: list[NodeBase], tails: list[str]) -> list[str]:
+    def collapsed(self, nodes: list[NodeBase], tails: list[str], outer: Seq | None = None) -> list[str]:
         """One box for a composite, or for a run of copies of one block, with its subtotals."""
         first, last = nodes[0], nodes[-1]
-        title = block_title(first)
-        title = f"[{title}] x{len(nodes)}" if len(nodes) > 1 else _named(first, title)
+        name = f"[{block_title(first)}] x{len(nodes)}" if len(nodes) > 1 else title(first, outer)
         rows = [self.rows.get(n.path) for n in nodes]
         cost = sum((r.cost for r in rows if r is not None), ZERO)
-        lines = [title, shape_str(last.out_shape), *_figures(cost, rows[-1], self.show)]
+        lines = [name, shape_str(last.out_shape), *_figures(cost, rows[-1], self.show)]
         role = "side" if first.kind == "side" else "block"
         box = self.add(lines, role, first.path)
         self.connect(tails, box, style="side" if role == "side" else "")
@@ -235,7 +264,7 @@ class _Builder:
     def expand_seq(self, node: Seq, depth: int, tails: list[str]) -> list[str]:
         framed = bool(node.block or node.label)  # a named block gets a frame; a concat's branch does not
         if framed:
-            self.open(_named(node, block_title(node)))
+            self.open(title(node))
         tails = self.seq(node, depth + 1, tails)
         if framed:
             self.close()
@@ -268,7 +297,7 @@ class _Builder:
         return [join]
 
     def expand_gate(self, node, depth: int, tails: list[str]) -> list[str]:
-        self.open(_named(node, "gate"))
+        self.open(title(node))
         scale = self.seq(node.body, depth + 1, tails)
         self.close()
         mul = self.add(["x", shape_str(node.out_shape)], "join", node.path)
@@ -277,7 +306,7 @@ class _Builder:
         return [mul]
 
     def expand_side(self, node, depth: int, tails: list[str]) -> list[str]:
-        self.open(_named(node, describe(node)))
+        self.open(title(node))
         ends = self.seq(node.body, depth + 1, tails)
         self.close()
         return self.side_exit(node, ends, tails)

@@ -1,0 +1,262 @@
+"""The HTML report: one self-contained page about a network (and, given a run folder, its training).
+
+`report(...)` gathers plain data (table rows, charts, lint findings, the spec's source lines) and
+renders templates/report.html.j2, which inlines its stylesheet and script: the page makes no
+request to anything, which its Content-Security-Policy (`default-src 'none'`) also enforces.
+The diagram is Graphviz's SVG, inline; where `dot` is missing the page says how to install it.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import jinja2
+from markupsafe import Markup
+
+from ..analysis.core import Analysis
+from ..analysis.notation import shape_str
+from ..analysis.receptive import fmt as rf_fmt
+from ..analysis.report import human
+from ..diagnostics import Diagnostic
+from ..ir import Network
+from . import charts
+from .graph import diagram, field_text, op_text, outer_seqs, to_dot
+from .layout import DotFailed, DotMissing, layout
+
+TEMPLATES = Path(__file__).parent / "templates"
+MAX_BOXES = 60  # the diagram's default depth is the deepest that keeps it this small
+
+
+@dataclass
+class TableRow:
+    id: str
+    parent: str  # the id of the row it belongs to, "" at the top level
+    depth: int
+    name: str
+    op: str
+    output: str
+    params: str
+    macs: str
+    memory: str
+    field: str
+    leaf: bool
+    source: str = ""  # "#s0-L12": the line it came from in the source listing
+    line: str = ""  # "resnet.net:12", as the link reads
+    findings: list[str] = field(default_factory=list)  # ids of the lint findings about it
+
+
+@dataclass
+class Finding:
+    id: str
+    code: str
+    message: str
+    help: str
+    where: str
+    rows: list[str]
+
+
+@dataclass
+class SourceFile:
+    id: str
+    name: str
+    lines: list[str]
+
+
+@dataclass
+class RunInfo:
+    folder: str
+    epochs: int
+    final_acc: float | None
+    best_acc: float | None
+    best_epoch: int | None
+    loss_chart: Markup
+    acc_chart: Markup
+    confusion: str  # a data: URI of confusion.png, or ""
+
+
+def _bytes(n: int | None) -> str:
+    return "?" if n is None else human(n, "B")
+
+
+def auto_depth(network: Network, analysis: Analysis, limit: int = MAX_BOXES) -> int | None:
+    """The deepest `--depth` whose diagram has at most `limit` boxes (None: everything fits)."""
+    deepest = max((r.depth for r in analysis.rows), default=1)
+    best = 1
+    for d in range(1, deepest + 1):
+        if len(diagram(network, analysis, d).boxes) > limit:
+            break
+        best = d
+    else:
+        return None if len(diagram(network, analysis, None).boxes) <= limit else best
+    return best
+
+
+def _row_ids(analysis: Analysis) -> dict[str, str]:
+    return {r.path: f"r{i}" for i, r in enumerate(analysis.rows)}
+
+
+def table_rows(network: Network, analysis: Analysis, sources: dict[str, SourceFile]) -> list[TableRow]:
+    """Every row of the analysis, each knowing its parent, so the page can fold and unfold them."""
+    outer = outer_seqs(network.body)
+    out: list[TableRow] = []
+    stack: list[tuple[int, str]] = []  # (depth, id) of the open ancestors
+    bpe = analysis.bytes_per_element
+    for i, r in enumerate(analysis.rows):
+        while stack and stack[-1][0] >= r.depth:
+            stack.pop()
+        row_id = f"r{i}"
+        wrapper = outer.get(r.path)
+        named = wrapper if wrapper is not None else r.node
+        op = op_text(r.node, wrapper)
+        elements = r.cost.elements
+        src = sources.get(r.node.span.file) if r.node.span else None
+        out.append(TableRow(
+            row_id, stack[-1][1] if stack else "", r.depth, named.name, op,
+            shape_str(r.out_shape), f"{r.params:,}", human(r.macs) if r.macs else ("?" if r.macs is None else "0"),
+            _bytes(None if elements is None else elements * bpe), field_text(r), r.leaf,
+            f"#{src.id}-L{r.node.span.line}" if src else "",
+            f"{src.name}:{r.node.span.line}" if src else ""))
+        stack.append((r.depth, row_id))
+    return out
+
+
+def read_sources(analysis: Analysis, network: Network) -> dict[str, SourceFile]:
+    """The files the rows came from (the spec and the libraries it imports), main spec first."""
+    files = [network.source] if network.source else []
+    files += sorted({r.node.span.file for r in analysis.rows if r.node.span} - set(files))
+    out = {}
+    for name in files:
+        try:
+            text = Path(name).read_text(encoding="utf-8")
+        except OSError:
+            continue
+        out[name] = SourceFile(f"s{len(out)}", Path(name).name, text.splitlines())
+    return out
+
+
+def findings(diags: Sequence[Diagnostic], analysis: Analysis, rows: list[TableRow],
+             sources: dict[str, SourceFile]) -> list[Finding]:
+    """Lint findings, each linked to the rows whose source span it names (and those rows back to it)."""
+    by_span: dict[tuple, list[int]] = {}
+    for i, r in enumerate(analysis.rows):
+        if r.node.span is not None:
+            by_span.setdefault((r.node.span.file, r.node.span.line, r.node.span.column), []).append(i)
+    out = []
+    for k, d in enumerate(diags):
+        fid = f"lint{k}"
+        hits = by_span.get((d.span.file, d.span.line, d.span.column), []) if d.span else []
+        for i in hits:
+            rows[i].findings.append(fid)
+        src = sources.get(d.span.file) if d.span else None
+        where = f"{src.name}:{d.span.line}" if src else (str(d.span) if d.span else "")
+        out.append(Finding(fid, d.code, d.message, d.help or "", where, [rows[i].id for i in hits]))
+    return out
+
+
+def stage_charts(analysis: Analysis) -> list[tuple[str, Markup]]:
+    """Where parameters, MACs and activation memory sit, per top-level row (stage or layer)."""
+    ids = _row_ids(analysis)
+    stages = analysis.at_depth(1)
+    bpe = analysis.bytes_per_element
+
+    def bars(value, text):
+        return [charts.Bar(r.path, value(r) or 0, text(r), f"#{ids[r.path]}") for r in stages]
+
+    return [
+        ("Parameters", charts.bar_chart(bars(lambda r: r.params, lambda r: f"{r.params:,}"), "parameters per stage")),
+        ("MACs", charts.bar_chart(bars(lambda r: r.macs, lambda r: human(r.macs)), "MACs per stage")),
+        ("Activation memory", charts.bar_chart(
+            bars(lambda r: r.cost.elements and r.cost.elements * bpe, lambda r: _bytes(r.cost.elements and r.cost.elements * bpe)),
+            "activation memory per stage")),
+    ]
+
+
+def field_chart(analysis: Analysis) -> Markup:
+    """Receptive field (rows of input pixels) after each layer of the main path, against the input height."""
+    points, titles = [], []
+    for r in analysis.leaves():
+        size = r.field.size[0]
+        if not r.main or len(r.out_shape) != 3 or size is None or r.kind == "save":
+            continue
+        points.append((len(points) + 1, float(size)))
+        titles.append(f"{r.path} ({r.op}): {rf_fmt(size)}")
+    height = analysis.input_shape[1] if len(analysis.input_shape) == 3 else None
+    hline = (float(height), f"input height {height}") if isinstance(height, int) else None
+    return charts.line_chart([charts.Series("receptive field", points, titles)],
+                             "receptive field along the main path", "layer on the main path (feature maps)",
+                             "receptive field (pixels)", hline=hline, ymin=0)
+
+
+def read_run(folder: Path) -> RunInfo | None:
+    """The training history of a `netspec train` folder: metrics.csv curves, confusion.png if eval drew one."""
+    metrics = folder / "metrics.csv"
+    if not metrics.is_file():
+        return None
+    with open(metrics, newline="", encoding="utf-8") as fh:
+        history = [{k: float(v) for k, v in row.items() if v not in (None, "")} for row in csv.DictReader(fh)]
+    confusion = folder / "confusion.png"
+    uri = ("data:image/png;base64," + base64.b64encode(confusion.read_bytes()).decode("ascii")
+           if confusion.is_file() else "")
+    epochs = [h["epoch"] for h in history]
+
+    def series(name, key, scale=1.0):
+        return charts.Series(name, [(e, scale * h[key]) for e, h in zip(epochs, history) if key in h])
+
+    val = [(h["val_acc"], int(h["epoch"])) for h in history if "val_acc" in h]
+    best = max(val, key=lambda v: v[0]) if val else None
+    return RunInfo(
+        str(folder), len(history), val[-1][0] if val else None, best[0] if best else None,
+        best[1] if best else None,
+        charts.line_chart([series("train", "train_loss"), series("held-out", "val_loss")], "loss per epoch",
+                          "epoch", "loss", ymin=0),
+        charts.line_chart([series("train", "train_acc", 100), series("held-out", "val_acc", 100)],
+                          "accuracy per epoch", "epoch", "accuracy (%)"),
+        uri)
+
+
+def diagram_svg(network: Network, analysis: Analysis, depth: int | None, ids: dict[str, str]) -> tuple[Markup, str]:
+    """The diagram as inline SVG (boxes link to their rows), or "" and why not."""
+    text = to_dot(diagram(network, analysis, depth, ("params", "macs")), link=lambda path: f"#{ids[path]}"
+                  if path in ids else "")
+    try:
+        svg = layout(text, "svg").decode("utf-8")
+    except (DotMissing, DotFailed) as exc:
+        return Markup(""), str(exc)
+    svg = svg[svg.index("<svg"):]  # drop the XML prolog, doctype and comments: not allowed inside HTML
+    svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
+    return Markup(svg), ""
+
+
+def report(network: Network, analysis: Analysis, diags: Sequence[Diagnostic] = (), *,
+           depth: int | None = 0, run_folder: Path | None = None) -> str:
+    """The whole page as text. `depth` 0 picks the diagram's depth by its size; None draws every layer."""
+    sources = read_sources(analysis, network)
+    rows = table_rows(network, analysis, sources)
+    found = findings(diags, analysis, rows, sources)
+    if depth == 0:
+        depth = auto_depth(network, analysis)
+    svg, missing = diagram_svg(network, analysis, depth, _row_ids(analysis))
+    head = analysis.head_field if analysis.head_field is not None else analysis.output_field
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
+                             autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("report.html.j2").render(
+        network=network, analysis=analysis, rows=rows, findings=found, sources=list(sources.values()),
+        totals=[
+            ("Input", shape_str(analysis.input_shape)), ("Output", shape_str(analysis.output_shape)),
+            ("Trainable parameters", f"{analysis.trainable_params:,} ({human(analysis.trainable_params)})"),
+            ("Non-trainable", f"{analysis.non_trainable_params:,}"),
+            ("MACs", human(analysis.macs)),
+            ("Activations", f"{_bytes(analysis.activation_bytes)} ({analysis.dtype}, forward, one sample)"),
+            ("Receptive field", f"{rf_fmt(head.size[0])}/{rf_fmt(head.jump[0])}"
+                                + (f" at {analysis.head_path}" if analysis.head_path else "")),
+        ],
+        stage_charts=stage_charts(analysis), field_chart=field_chart(analysis),
+        diagram=svg, diagram_missing=missing, depth=depth,
+        run=read_run(run_folder) if run_folder is not None else None,
+        css=Markup((TEMPLATES / "report.css").read_text(encoding="utf-8")),
+        script=Markup((TEMPLATES / "report.js").read_text(encoding="utf-8")))
