@@ -30,13 +30,13 @@ class Series:
     titles: Sequence[str] = ()  # a tooltip per point (the layer), optional
 
 
-def bar_chart(bars: Sequence[Bar], title: str, width: int = 640, row: int = 18) -> Markup:
+def bar_chart(bars: Sequence[Bar], title: str, width: int = 400, row: int = 18) -> Markup:
     """One horizontal bar per item, scaled to the largest; labels on the left, values on the right."""
     bars = [b for b in bars if b.value > 0]
     if not bars:
         return Markup("")
-    label_w = min(200, 8 + 7 * max(len(b.label) for b in bars))
-    value_w = 8 + 7 * max(len(b.text) for b in bars)
+    label_w = min(160, 8 + 6 * max(len(b.label) for b in bars))
+    value_w = 8 + 6 * max(len(b.text) for b in bars)
     plot_w = max(width - label_w - value_w, 60)
     top = max(b.value for b in bars)
     height = row * len(bars) + 6
@@ -49,7 +49,7 @@ def bar_chart(bars: Sequence[Bar], title: str, width: int = 640, row: int = 18) 
                f'<title>{escape(b.label)}: {escape(b.text)}</title></rect>')
         if b.href:
             bar = f'<a href="{escape(b.href)}">{bar}</a>'
-        parts.append(f'<text x="{label_w - 6}" y="{y + row - 5}" text-anchor="end">{escape(_clip(b.label, 28))}</text>'
+        parts.append(f'<text x="{label_w - 6}" y="{y + row - 5}" text-anchor="end">{escape(_clip(b.label, 25))}</text>'
                      + bar + f'<text x="{label_w + w + 5:.1f}" y="{y + row - 5}">{escape(b.text)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
@@ -62,7 +62,7 @@ def line_chart(series: Sequence[Series], title: str, xlabel: str, ylabel: str,
     points = [p for s in series for p in s.points]
     if not points:
         return Markup("")
-    left, right, top, bottom = 56, 16, 14, 40
+    left, right, top, bottom = 56, 16, 26, 40
     xs, ys = [p[0] for p in points], [p[1] for p in points] + ([hline[0]] if hline else [])
     x0, x1 = min(xs), max(xs)
     y0 = min(ys) if ymin is None else ymin
@@ -100,8 +100,9 @@ def line_chart(series: Sequence[Series], title: str, xlabel: str, ylabel: str,
             tip = s.titles[j] if j < len(s.titles) else f"{s.name}: {_num(y)}"
             parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{color}">'
                          f'<title>{escape(tip)}</title></circle>')
-        parts.append(f'<text x="{left + pw - 4}" y="{top + 14 + 14 * i}" text-anchor="end" fill="{color}">'
-                     f'{escape(s.name)}</text>')
+        # the legend sits above the plot, where no line can run through it
+        parts.append(f'<rect x="{left + 120 * i}" y="8" width="12" height="4" fill="{color}"/>'
+                     f'<text x="{left + 120 * i + 16}" y="15" fill="{color}">{escape(s.name)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 

@@ -114,13 +114,13 @@ def table_rows(network: Network, analysis: Analysis, sources: dict[str, SourceFi
         named = wrapper if wrapper is not None else r.node
         op = op_text(r.node, wrapper)
         elements = r.cost.elements
-        src = sources.get(r.node.span.file) if r.node.span else None
+        span = named.span or r.node.span  # a block's row points at its call, not at the block's body
+        src = sources.get(span.file) if span else None
         out.append(TableRow(
             row_id, stack[-1][1] if stack else "", r.depth, named.name, op,
             shape_str(r.out_shape), f"{r.params:,}", human(r.macs) if r.macs else ("?" if r.macs is None else "0"),
             _bytes(None if elements is None else elements * bpe), field_text(r), r.leaf,
-            f"#{src.id}-L{r.node.span.line}" if src else "",
-            f"{src.name}:{r.node.span.line}" if src else ""))
+            f"#{src.id}-L{span.line}" if src else "", f"{src.name}:{span.line}" if src else ""))
         stack.append((r.depth, row_id))
     return out
 
@@ -158,14 +158,26 @@ def findings(diags: Sequence[Diagnostic], analysis: Analysis, rows: list[TableRo
     return out
 
 
-def stage_charts(analysis: Analysis) -> list[tuple[str, Markup]]:
-    """Where parameters, MACs and activation memory sit, per top-level row (stage or layer)."""
+def stages(analysis: Analysis, at_least: int = 5) -> list:
+    """The rows the cost charts compare: the top level, or one level down where it has too few rows
+    to say anything (VGG's spec is two calls, `features` and `classifier`)."""
+    depth = 1
+    rows = analysis.at_depth(depth)
+    while len(rows) < at_least and depth < 3 and any(not r.leaf for r in rows):
+        depth += 1
+        rows = analysis.at_depth(depth)
+    return rows
+
+
+def stage_charts(network: Network, analysis: Analysis) -> list[tuple[str, Markup]]:
+    """Where parameters, MACs and activation memory sit, per stage."""
     ids = _row_ids(analysis)
-    stages = analysis.at_depth(1)
+    outer = outer_seqs(network.body)
     bpe = analysis.bytes_per_element
 
     def bars(value, text):
-        return [charts.Bar(r.path, value(r) or 0, text(r), f"#{ids[r.path]}") for r in stages]
+        return [charts.Bar(outer.get(r.path, r.node).path, value(r) or 0, text(r), f"#{ids[r.path]}")
+                for r in stages(analysis)]
 
     return [
         ("Parameters", charts.bar_chart(bars(lambda r: r.params, lambda r: f"{r.params:,}"), "parameters per stage")),
@@ -255,7 +267,7 @@ def report(network: Network, analysis: Analysis, diags: Sequence[Diagnostic] = (
             ("Receptive field", f"{rf_fmt(head.size[0])}/{rf_fmt(head.jump[0])}"
                                 + (f" at {analysis.head_path}" if analysis.head_path else "")),
         ],
-        stage_charts=stage_charts(analysis), field_chart=field_chart(analysis),
+        stage_charts=stage_charts(network, analysis), field_chart=field_chart(analysis),
         diagram=svg, diagram_missing=missing, depth=depth,
         run=read_run(run_folder) if run_folder is not None else None,
         css=Markup((TEMPLATES / "report.css").read_text(encoding="utf-8")),
