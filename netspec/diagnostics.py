@@ -13,13 +13,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Literal
 
-from .ir import Span
+from pydantic import BaseModel, ConfigDict
 
 # Exit codes shared by every command.
 EXIT_OK = 0
 EXIT_SPEC_ERROR = 1  # the spec (or a figure it expects) is wrong: the user's input
 EXIT_USAGE = 2  # the command line is wrong (argparse uses 2 as well)
 EXIT_RUNTIME = 3  # a resource the command needs is missing or unreadable (data, checkpoint)
+
+
+class Span(BaseModel):
+    """Where something stands in a source file: 1-based line and column, end exclusive.
+
+    A pydantic model because IR nodes carry it (and serialise it to JSON).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
 
 
 @dataclass(frozen=True)

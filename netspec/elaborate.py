@@ -115,7 +115,7 @@ class Elaborator:
                         help="write the layers after the `input` line, e.g. `conv3-64 relu maxpool fc-10`")
         root = Scope("", env, {}, filename)
         children, out_shape = self.body(body_items, in_shape, root, tail=True)
-        body = ir.Seq.model_construct(path="", in_shape=_dims(in_shape), out_shape=_dims(out_shape), children=tuple(children))
+        body = _seq(path="", in_shape=_dims(in_shape), out_shape=_dims(out_shape), children=children)
         return ir.Network.model_construct(
             name=name, source=None if filename.startswith("<") else filename,
             params={k: v for k, v in env.items() if not k.startswith("_") and k != "in"},
@@ -250,7 +250,7 @@ class Elaborator:
             scope.env = outer_env
 
     def _body(self, items, shape: Shape, scope: Scope, tail: bool) -> tuple[list, Shape]:
-        nodes: list = []
+        nodes = Nodes()
         defaults_copied = False
         elements = [item for item in items if not isinstance(item, ast.Default)]
         head_at = self.head_position(elements) if tail else None
@@ -266,7 +266,7 @@ class Elaborator:
             nxt = elements[position] if position < len(elements) else None
             new, shape = self.element(item, shape, scope, label=None, followed_by_bn=_is_bn(nxt),
                                       tail=position - 1 == head_at)
-            nodes.extend(new)
+            nodes.append_all(new)
         return nodes, shape
 
     def default(self, item: ast.Default, scope: Scope) -> None:
@@ -307,18 +307,19 @@ class Elaborator:
         if label is not None:
             raise error("label the layers inside a repeat, or put the repeat in a labelled group: "
                         "stage1: { [block]x3 }", span_of(item.loc, scope.filename), code="syntax")
-        nodes = []
+        nodes = Nodes()
         for _ in range(times):
             new, shape = self.body(item.body.items, shape, scope)
-            nodes.extend(new)
+            nodes.append_all(new)
+        nodes.repeats.append(ir.RepeatSpan.model_construct(start=0, stop=len(nodes), count=times))
         return nodes, shape
 
     def el_Group(self, item: ast.Group, shape, scope: Scope, label, followed_by_bn, tail=False):
         name, label = self.name_for(scope, label, "group", item.loc)
         inner = scope.child(name)
         children, out = self.body(item.body.items, shape, inner, tail)
-        return [ir.Seq.model_construct(path=inner.path, label=label, span=span_of(item.loc, scope.filename), in_shape=_dims(shape),
-                       out_shape=_dims(out), children=tuple(children))], out
+        return [_seq(path=inner.path, label=label, span=span_of(item.loc, scope.filename), in_shape=_dims(shape),
+                       out_shape=_dims(out), children=children)], out
 
     def el_Layer(self, item: ast.Layer, shape, scope: Scope, label, followed_by_bn, tail=False):
         if item.op in self.blocks:
@@ -691,8 +692,9 @@ class Elaborator:
             children, out = self.body(block.body.items, shape, inner, tail)
         finally:
             self.call_stack.pop()
-        return [ir.Seq.model_construct(path=inner.path, label=label, span=where, in_shape=_dims(shape), out_shape=_dims(out),
-                       children=tuple(children), block=block.name)], out
+        args = {p.name: _block_arg(env[p.name]) for p in block.params}
+        return [_seq(path=inner.path, label=label, span=where, in_shape=_dims(shape), out_shape=_dims(out),
+                     children=children, block=block.name, block_args=args)], out
 
     # ------------------------------------------------------------ composition
 
@@ -704,8 +706,8 @@ class Elaborator:
         for i, body in enumerate(item.branches, 1):
             inner = node_scope.child(f"branch{i}")
             children, out = self.body(body.items, shape, inner)
-            branches.append(ir.Seq.model_construct(path=inner.path, span=span_of(body.loc, scope.filename) if body.loc else where,
-                                   in_shape=_dims(shape), out_shape=_dims(out), children=tuple(children)))
+            branches.append(_seq(path=inner.path, span=span_of(body.loc, scope.filename) if body.loc else where,
+                                   in_shape=_dims(shape), out_shape=_dims(out), children=children))
             shapes.append(out)
         out = self.join_channels(shapes, [b.span for b in branches], where, "the branches of this concat")
         return [ir.Concat.model_construct(path=node_scope.path, label=label, span=where, in_shape=_dims(shape), out_shape=_dims(out),
@@ -733,28 +735,31 @@ class Elaborator:
         node_scope = scope.child(name)
         body_scope = node_scope.child("body")
         children, out = self.body(item.body.items, shape, body_scope)
-        body = ir.Seq.model_construct(path=body_scope.path, span=where, in_shape=_dims(shape), out_shape=_dims(out),
-                      children=tuple(children))
+        body = _seq(path=body_scope.path, span=where, in_shape=_dims(shape), out_shape=_dims(out),
+                      children=children)
         short_scope = node_scope.child("shortcut")
-        shortcut = None
+        shortcut, kind = None, "identity"
         if item.shortcut is not None:
+            kind = "explicit"
             if item.args:
                 raise error("an explicit shortcut and shortcut= cannot both be given", where, code="arguments")
             s_children, s_out = self.body(item.shortcut.items, shape, short_scope)
             if s_out != out:
                 raise error(f"the residual body gives {_fmt_shape(out)} but its shortcut gives {_fmt_shape(s_out)}; "
                             f"they must match to be added", where, code="shape-mismatch")
-            shortcut = ir.Seq.model_construct(path=short_scope.path, span=span_of(item.shortcut.loc, scope.filename)
+            shortcut = _seq(path=short_scope.path, span=span_of(item.shortcut.loc, scope.filename)
                               if item.shortcut.loc else where, in_shape=_dims(shape), out_shape=_dims(out),
-                              children=tuple(s_children))
+                              children=s_children)
         elif out != shape or mode in ("project", "pad"):
             if mode == "identity":
                 raise error(f"residual add with mismatched shapes: the input is {_fmt_shape(shape)} but the body "
                             f"gives {_fmt_shape(out)}, and the shortcut is the identity", where,
                             code="shape-mismatch", help="use shortcut=project (a 1x1 conv + bn) or shortcut=pad")
             shortcut = self.shortcut(mode, shape, out, short_scope, where)
+            kind = "pad" if mode == "pad" else "project"
         return [ir.Residual.model_construct(path=node_scope.path, label=label, span=where, in_shape=_dims(shape),
-                            out_shape=_dims(out), body=body, shortcut=shortcut)], out
+                                            out_shape=_dims(out), body=body, shortcut=shortcut,
+                                            shortcut_kind=kind)], out
 
     def shortcut(self, mode: str, shape, out, scope: Scope, where) -> ir.Seq:
         """ResNet's shortcuts when the body changes the shape: option B (project) or option A (pad)."""
@@ -791,7 +796,7 @@ class Elaborator:
                                  in_channels=c_in, out_channels=out[0], kernel=(1, 1), stride=stride, bias=False))
             nodes.append(ir.BatchNorm.model_construct(path=scope.join("bn"), span=where, in_shape=_dims(out), out_shape=_dims(out),
                                       num_features=out[0]))
-        return ir.Seq.model_construct(path=scope.path, span=where, in_shape=_dims(shape), out_shape=_dims(out), children=tuple(nodes))
+        return _seq(path=scope.path, span=where, in_shape=_dims(shape), out_shape=_dims(out), children=nodes)
 
     def el_DenseBlock(self, item: ast.DenseBlock, shape, scope: Scope, label, followed_by_bn):
         where = span_of(item.loc, scope.filename)
@@ -818,8 +823,8 @@ class Elaborator:
                 raise error(f"a dense layer must keep the height and width ({_fmt_shape(current)} became "
                             f"{_fmt_shape(out)}), so that its output can be concatenated", where,
                             code="shape-mismatch", help="use padding 'same' and stride 1 inside a dense block")
-            layers.append(ir.Seq.model_construct(path=inner.path, span=where, in_shape=_dims(current), out_shape=_dims(out),
-                                 children=tuple(children)))
+            layers.append(_seq(path=inner.path, span=where, in_shape=_dims(current), out_shape=_dims(out),
+                                 children=children))
             current = (current[0] + out[0],) + tuple(current[1:])
         return [ir.Dense.model_construct(path=node_scope.path, label=label, span=where, in_shape=_dims(shape),
                          out_shape=_dims(current), layers=tuple(layers))], current
@@ -835,8 +840,8 @@ class Elaborator:
             raise error(f"a gate multiplies its input ({_fmt_shape(shape)}) by its body's output, which must have "
                         f"the same channels, one value per channel; got {_fmt_shape(out)}", where,
                         code="shape-mismatch", help=f"end the gate's body with fc-{shape[0]} sigmoid")
-        body = ir.Seq.model_construct(path=body_scope.path, span=where, in_shape=_dims(shape), out_shape=_dims(out),
-                      children=tuple(children))
+        body = _seq(path=body_scope.path, span=where, in_shape=_dims(shape), out_shape=_dims(out),
+                      children=children)
         return [ir.Gate.model_construct(path=node_scope.path, label=label, span=where, in_shape=_dims(shape), out_shape=_dims(shape),
                         body=body)], shape
 
@@ -851,8 +856,8 @@ class Elaborator:
         node_scope = scope.child(path_name)
         body_scope = node_scope.child("body")
         children, out = self.body(item.body.items, shape, body_scope, tail=True)
-        body = ir.Seq.model_construct(path=body_scope.path, span=where, in_shape=_dims(shape), out_shape=_dims(out),
-                      children=tuple(children))
+        body = _seq(path=body_scope.path, span=where, in_shape=_dims(shape), out_shape=_dims(out),
+                      children=children)
         return [ir.Side.model_construct(path=node_scope.path, span=where, in_shape=_dims(shape), out_shape=_dims(shape),
                         output=item.name, body=body)], shape
 
@@ -890,6 +895,36 @@ class Elaborator:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+class Nodes(list):
+    """The nodes a body elaborates to, and which runs of them were written as repeats."""
+
+    def __init__(self):
+        super().__init__()
+        self.repeats: list[ir.RepeatSpan] = []
+
+    def append_all(self, new: list) -> None:
+        offset = len(self)
+        self.repeats += [r.model_copy(update={"start": r.start + offset, "stop": r.stop + offset})
+                         for r in getattr(new, "repeats", ())]
+        self.extend(new)
+
+
+def _block_arg(value) -> ir.BlockArg:
+    """A block argument as the IR records it: numbers and words as written, a layer list as its text."""
+    if isinstance(value, Symbol):
+        return value.word
+    if isinstance(value, ast.Body):
+        from .formatter import body_text
+
+        return f"[{body_text(value)}]"
+    return value
+
+
+def _seq(*, children, **fields) -> ir.Seq:
+    return ir.Seq.model_construct(children=tuple(children), repeats=tuple(getattr(children, "repeats", ())),
+                                  **fields)
 
 
 def _short(word: str, limit: int = 40) -> str:
@@ -964,7 +999,9 @@ def _parse_shape_text(text: str) -> tuple:
 def architecture_hash(body: ir.Seq) -> str:
     """sha256 over every node's kind, path, shapes and hyper-parameters: what the weights depend on."""
     h = hashlib.sha256()
-    skip = {"span", "label", "block", "children", "branches", "body", "shortcut", "layers"}
+    # what only says how the source was written, and the sub-nodes (walked themselves)
+    skip = {"span", "label", "block", "block_args", "repeats", "shortcut_kind", "children", "branches", "body",
+            "shortcut", "layers"}
     for node in ir.walk(body):
         h.update(repr(sorted(node.model_dump(exclude=skip).items())).encode())
     return h.hexdigest()

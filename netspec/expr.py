@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from . import ast
-from .diagnostics import SpecError, did_you_mean, error
-from .ir import Span
+from .diagnostics import Span, SpecError, did_you_mean, error
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,11 @@ def _atom(e) -> str:
     return "{" + expr_text(e) + "}"
 
 
+def body_text(body: ast.Body) -> str:
+    """A body written on one line: `bn relu`."""
+    return _Printer().inline_body(body)
+
+
 # ---------------------------------------------------------------- layout of a syntax tree
 
 
@@ -399,8 +404,7 @@ def _flat_node(node: ir.NodeBase, indent: int, out: list[str], prefix: str = "")
         _flat_body(node, indent + 1, out)
         out.append(pad + "}")
         return
-    if isinstance(node, (ir.Concat, ir.Dense)) or (isinstance(node, ir.Residual) and node.shortcut is not None
-                                                   and not _auto_shortcut(node)):
+    if isinstance(node, (ir.Concat, ir.Dense)) or (isinstance(node, ir.Residual) and node.shortcut_kind == "explicit"):
         if isinstance(node, ir.Concat):
             head, parts = "concat", node.branches
         elif isinstance(node, ir.Dense):
@@ -413,9 +417,8 @@ def _flat_node(node: ir.NodeBase, indent: int, out: list[str], prefix: str = "")
         out.append(pad + "}")
         return
     if isinstance(node, ir.Residual):
-        mode = _auto_shortcut(node)
-        head = "residual" + (f"(shortcut={mode})" if mode else "(shortcut=identity)")
-        out.append(f"{pad}{prefix}{label}{head} {{")
+        # the front end makes the shortcut again from the mode: shapes decide the projection's stride
+        out.append(f"{pad}{prefix}{label}residual(shortcut={node.shortcut_kind}) {{")
         _flat_body(node.body, indent + 1, out)
         out.append(pad + "}")
         return
@@ -435,16 +438,13 @@ def _flat_node(node: ir.NodeBase, indent: int, out: list[str], prefix: str = "")
     out.append(f"{pad}{prefix}{label}{_leaf(node)}")
 
 
-def _auto_shortcut(node: ir.Residual) -> str | None:
-    """'project' or 'pad' when the shortcut is one the front end generated; None when written out."""
-    if node.shortcut is None:
-        return None
-    names = tuple(c.name for c in node.shortcut.children)
-    return {("conv", "bn"): "project", ("subsample", "pad"): "pad"}.get(names)
+_PASS_KINDS = frozenset({"folded_conv", "folded_linear", "fused_conv", "fused_concat", "buffered_dense"})
 
 
 def format_network(net: ir.Network) -> str:
     """An elaborated network as flat .net text with the same architecture (and spec_hash)."""
+    if any(n.kind in _PASS_KINDS for n in ir.walk(net.body)):
+        raise ValueError("an optimised network has no .net form: write it out before the inference passes")
     out = []
     params = ", ".join(f"{k}={_value(v)}" for k, v in net.params.items())
     out.append(f"network {net.name}" + (f"({params})" if params else ""))

@@ -68,7 +68,7 @@ def resolve_spec_path(path: str | Path) -> Path:
 
 def read_spec_text(path: Path) -> str:
     """The text of a spec file, or a located SpecError for one that is missing, binary or huge."""
-    from .ir import Span
+    from .diagnostics import Span
 
     where = Span(file=str(path), line=1, column=1, end_line=1, end_column=1)
     try:

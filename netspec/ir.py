@@ -16,6 +16,8 @@ from typing import Annotated, Iterator, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .diagnostics import Span
+
 Dim = Union[int, str]
 Shape = tuple[Dim, ...]
 Pair = tuple[int, int]
@@ -26,19 +28,6 @@ class Frozen(BaseModel):
     # test validates every zoo network); validation schemas are built only when something asks
     # for them, e.g. model_validate_json, which keeps `netspec lint` from paying for them.
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
-
-class Span(Frozen):
-    """Where a node came from in the source: 1-based line and column."""
-
-    file: str
-    line: int
-    column: int
-    end_line: int
-    end_column: int
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
 
 
 class NodeBase(Frozen):
@@ -54,8 +43,18 @@ class NodeBase(Frozen):
         return self.path.rsplit(".", 1)[-1]
 
     def sub_nodes(self) -> tuple["NodeBase", ...]:
-        """Direct sub-nodes, in the order they run; a node a pass adds overrides this for its extras."""
+        """Direct sub-nodes, in the order they run (a residual's body before its shortcut)."""
         return ()
+
+    def with_children(self, *nodes: "NodeBase") -> "NodeBase":
+        """This node with its sub-nodes replaced by `nodes`, given in `sub_nodes()` order.
+
+        The one way every rewriter rebuilds a composite: `sub_nodes` and `with_children` are
+        the whole traversal contract, so a new composite kind needs nothing else to be walked.
+        """
+        if nodes:
+            raise ValueError(f"a {self.kind} node has no sub-nodes")
+        return self
 
 
 # ---------------------------------------------------------------- layers
@@ -152,13 +151,29 @@ class ChannelPad(NodeBase):
 # ---------------------------------------------------------------- composition
 
 
+class RepeatSpan(Frozen):
+    """Children [start, stop) of a Seq came from a `[...]xN` repeat: `count` iterations of equal length."""
+
+    start: int
+    stop: int
+    count: int
+
+
+BlockArg = Union[bool, int, float, str, tuple[int, ...]]
+
+
 class Seq(NodeBase):
     kind: Literal["seq"] = "seq"
     children: tuple["Node", ...] = ()
     block: str | None = None  # the user block this sequence was expanded from, e.g. "bottleneck"
+    block_args: dict[str, BlockArg] = {}  # that call's bound arguments, defaults included: {"c": 64, "stride": 2}
+    repeats: tuple[RepeatSpan, ...] = ()  # which runs of children were written as repeats (nested ones too)
 
     def sub_nodes(self):
         return self.children
+
+    def with_children(self, *nodes):
+        return self.model_copy(update={"children": nodes})
 
 
 class Concat(NodeBase):
@@ -170,6 +185,12 @@ class Concat(NodeBase):
     def sub_nodes(self):
         return self.branches
 
+    def with_children(self, *nodes):
+        return self.model_copy(update={"branches": nodes})
+
+
+ShortcutKind = Literal["identity", "project", "pad", "explicit"]
+
 
 class Residual(NodeBase):
     """out = body(x) + shortcut(x); shortcut None is the identity."""
@@ -177,9 +198,15 @@ class Residual(NodeBase):
     kind: Literal["residual"] = "residual"
     body: Seq
     shortcut: Seq | None = None
+    # how the shortcut came about: the identity, the front end's 1x1 conv + bn projection (option B),
+    # its subsample + zero channels (option A), or a body the spec wrote after `|`
+    shortcut_kind: ShortcutKind = "identity"
 
     def sub_nodes(self):
         return (self.body,) if self.shortcut is None else (self.body, self.shortcut)
+
+    def with_children(self, body, shortcut=None):
+        return self.model_copy(update={"body": body, "shortcut": shortcut})
 
 
 class Dense(NodeBase):
@@ -191,6 +218,9 @@ class Dense(NodeBase):
     def sub_nodes(self):
         return self.layers
 
+    def with_children(self, *nodes):
+        return self.model_copy(update={"layers": nodes})
+
 
 class Gate(NodeBase):
     """out = x * body(x), body(x) broadcast over H and W (squeeze-excitation)."""
@@ -200,6 +230,9 @@ class Gate(NodeBase):
 
     def sub_nodes(self):
         return (self.body,)
+
+    def with_children(self, body):
+        return self.model_copy(update={"body": body})
 
 
 class Side(NodeBase):
@@ -211,6 +244,9 @@ class Side(NodeBase):
 
     def sub_nodes(self):
         return (self.body,)
+
+    def with_children(self, body):
+        return self.model_copy(update={"body": body})
 
 
 class Save(NodeBase):
@@ -229,17 +265,67 @@ class Merge(NodeBase):
     ref_shapes: tuple[Shape, ...]  # shapes of the saved tensors, in refs order
 
 
+# ---------------------------------------------------------------- what the inference passes produce
+# Kinds of their own, in the union below: JSON round-trips an optimised IR and every walker sees
+# their extra sub-nodes. Each subclasses the node it replaces (a backend builds a FoldedConv's
+# module as a Conv's) and records what a backend must compute from the original weights.
+
+
+class FoldedConv(Conv):
+    """A conv that absorbed the batch norm right after it: w' = w*g/s, b' = (b-mean)*g/s + beta."""
+
+    kind: Literal["folded_conv"] = "folded_conv"
+    folded: BatchNorm  # the removed batch norm; its path names the statistics to fold in
+
+
+class FoldedLinear(Linear):
+    """A fully connected layer that absorbed the 1-d batch norm right after it."""
+
+    kind: Literal["folded_linear"] = "folded_linear"
+    folded: BatchNorm
+
+
+class FusedConv(Conv):
+    """Several 1x1 convs on the same input stacked into one: weights concatenated on out-channels."""
+
+    kind: Literal["fused_conv"] = "fused_conv"
+    # the original convs, in output-channel order
+    parts: tuple[Annotated[Union[Conv, FoldedConv], Field(discriminator="kind")], ...]
+
+
+class FusedConcat(Concat):
+    """A concat whose branches that opened with a 1x1 conv now read slices of one shared stem."""
+
+    kind: Literal["fused_concat"] = "fused_concat"
+    stem: Seq  # the FusedConv, then the elementwise layers every fused branch applied after it
+    splits: tuple[int, ...]  # channels of each slice of the stem's output
+    parts: tuple[int | None, ...]  # per branch: the slice it reads, or None for the concat's input
+
+    def sub_nodes(self):
+        return (self.stem, *self.branches)  # the stem runs first
+
+    def with_children(self, stem, *branches):
+        return self.model_copy(update={"stem": stem, "branches": branches})
+
+
+class BufferedDense(Dense):
+    """A dense block written into one preallocated output instead of re-concatenating per layer."""
+
+    kind: Literal["buffered_dense"] = "buffered_dense"
+
+
 Node = Annotated[
     Union[
         Conv, Linear, Pool, AdaptivePool, BatchNorm, LRN, Activation, Dropout, Flatten,
         Upsample, ChannelPad, Seq, Concat, Residual, Dense, Gate, Side, Save, Merge,
+        FoldedConv, FoldedLinear, FusedConv, FusedConcat, BufferedDense,
     ],
     Field(discriminator="kind"),
 ]
 
 LAYER_KINDS = frozenset(
     {"conv", "linear", "pool", "adaptive_pool", "batchnorm", "lrn", "activation", "dropout",
-     "flatten", "upsample", "channel_pad", "save", "merge"}
+     "flatten", "upsample", "channel_pad", "save", "merge", "folded_conv", "folded_linear", "fused_conv"}
 )
 
 

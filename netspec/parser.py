@@ -14,8 +14,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast
-from .diagnostics import Diagnostic, SpecError
-from .ir import Span
+from .diagnostics import Diagnostic, SpecError, Span
 
 
 @lru_cache(maxsize=1)

@@ -109,7 +109,7 @@ def test_hostile_names_cannot_inject_code(tmp_path):
     marker = Path("/tmp/netspec_pwned")
     marker.unlink(missing_ok=True)
     net = hostile_network()
-    source = generate_source(net, class_name_override=None)
+    source = generate_source(net)
     module = import_source(source, tmp_path, "hostile_model")
     assert not marker.exists()
     assert module.SPEC_META == dict(net.meta)  # strings survive exactly, as data

@@ -130,6 +130,10 @@ LEAF_COST = {
     "channel_pad": _copy,
     "save": _free,
     "merge": _merge,
+    # what the inference passes produce: the same arithmetic on their own fields
+    "folded_conv": _conv,
+    "fused_conv": _conv,
+    "folded_linear": _linear,
 }
 
 
@@ -143,6 +147,6 @@ def join_cost(node: NodeBase) -> Cost:
     kind = node.kind
     if kind in ("residual", "gate"):
         return Cost(ops=out, elements=out)
-    if kind == "concat":
+    if kind in ("concat", "fused_concat"):
         return Cost(elements=out)
     return ZERO

@@ -59,6 +59,11 @@ DESCRIBE = {
     "dense": lambda n: f"dense({len(n.layers)})",
     "gate": lambda n: "gate",
     "side": lambda n: f"side {n.output}",
+    "folded_conv": lambda n: _conv(n) + "+bn",
+    "fused_conv": lambda n: f"{_conv(n)} (fused {len(n.parts)})",
+    "folded_linear": lambda n: f"fc-{n.out_features}+bn",
+    "fused_concat": lambda n: f"concat({len(n.branches)}, fused stem)",
+    "buffered_dense": lambda n: f"dense({len(n.layers)}, one buffer)",
 }
 
 

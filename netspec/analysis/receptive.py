@@ -54,17 +54,25 @@ def _global(f: Field, spatial) -> Field:
     return Field(size, f.jump)
 
 
+_WINDOWS = frozenset({"conv", "folded_conv", "fused_conv", "pool"})
+
+
+def is_window(node: NodeBase) -> bool:
+    """A layer of sliding windows (conv, pool): its units see a window of their input, not all of it."""
+    return node.kind in _WINDOWS
+
+
 def step(node: NodeBase, f: Field) -> Field:
     """The field at a leaf layer's output given the field at its input."""
     kind = node.kind
     spatial = node.in_shape[1:] if len(node.in_shape) == 3 else None
     if spatial is None:  # a vector: every unit already sees everything it ever will
         return f
-    if kind == "conv":
+    if kind in ("conv", "folded_conv", "fused_conv"):
         return _window(f, node.kernel, node.stride, node.dilation)
     if kind == "pool":
         return _window(f, node.kernel, node.stride)
-    if kind in ("flatten", "linear"):
+    if kind in ("flatten", "linear", "folded_linear"):
         return _global(f, spatial)
     if kind == "adaptive_pool":
         if any(type(d) is not int for d in spatial) or node.output_size == (1, 1):

@@ -114,7 +114,7 @@ def _lint_off_span(text: str, filename: str, message: str):
     """Where the unknown id of a `lint off` line stands (the IR keeps no span for it)."""
     import re
 
-    from ..ir import Span
+    from ..diagnostics import Span
 
     name = message.split("`lint off ", 1)[1].split("`", 1)[0]
     for number, line in enumerate(text.splitlines(), 1):
