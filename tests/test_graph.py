@@ -93,6 +93,14 @@ def test_identity_shortcut_is_a_plain_skip():
     assert [e[2].get("label") for e in edges if e[1] == add] == [None, "identity"]
 
 
+def test_zero_pad_shortcut_says_so():
+    # ResNet's option A: a stride-2 body from 16 to 32 maps, the shortcut subsamples and pads 16 zero maps
+    nodes, edges = parse_dot(dot_of("residual(shortcut=pad) { conv3-32/2 bn relu conv3-32 bn }", "16x8x8"))
+    (add,) = by_label(nodes, "+")
+    (skip,) = [a for _, dst, a in edges if dst == add and a.get("style") == "dashed"]
+    assert skip["label"].startswith("zero-pad: ") and "channel_pad(+16)" in skip["label"]
+
+
 def test_inception_module_four_branches_into_one_concat():
     # Table 1's 3a on 192x28x28: 1x1 64 | 1x1 96, 3x3 128 | 1x1 16, 5x5 32 | pool, 1x1 32
     # boxes: input + 1 + 2 + 2 + 2 layers + concat + output = 10
@@ -167,20 +175,27 @@ def test_side_outputs_are_side_exits():
         assert nodes[exit_box]["shape"] == "cds"
         (src,) = [s for s, d, _ in edges if d == exit_box]
         (block,) = [s for s, d, _ in edges if d == src]
-        assert nodes[block]["label"].startswith(f"{before}: inception")
-        outs = [nodes[d]["label"].split("\n")[0] for s, d, _ in edges if s == block]
-        assert sorted(outs) == sorted([f"{after}: inception", nodes[src]["label"].split("\n")[0]])
+        assert nodes[block]["label"].startswith(f"{before}: inception(")
+        outs = [nodes[d]["label"].split("(")[0] for s, d, _ in edges if s == block]
+        assert sorted(outs) == sorted([f"{after}: inception", nodes[src]["label"].split("(")[0]])
 
 
 def test_repeated_blocks_collapse_into_one_box_with_subtotals():
-    # ResNet-50's stages have 3, 4, 6, 3 bottlenecks; the first of each is drawn alone (its stride
-    # or projection differs), the rest as one box. A layer1 bottleneck on 256 maps holds
-    # 256*64 + 64*64*9 + 64*256 weights and 2*(64 + 64 + 256) bn parameters = 70,400
+    # ResNet-50's stages have 3, 4, 6, 3 bottlenecks, written `bottleneck(c, stride, width)` then
+    # `[bottleneck(c, 1, width)]x{n - 1}`: the first of each is drawn alone, the repeat as one box.
+    # A layer1 bottleneck on 256 maps holds 256*64 + 64*64*9 + 64*256 weights and 2*(64 + 64 + 256)
+    # batch-norm parameters = 70,400; the first reads 64 maps (64*64 instead of 256*64) and adds the
+    # projection, 64*256 + 2*256: 70,400 - 16,384 + 4,096 + 16,896 = 75,008
     network = netspec.load("resnet50")
     nodes, _ = parse_dot(to_dot(diagram(network, analyze(network), 2, ("params",))))
-    repeated = [a["label"].split("\n") for a in nodes.values() if a["label"].startswith("[")]
-    assert [r[0] for r in repeated] == ["[bottleneck] x2", "[bottleneck] x3", "[bottleneck] x5", "[bottleneck] x2"]
-    assert repeated[0][1:] == ["256x56x56", f"{2 * 70_400:,} params"]
+    labels = [a["label"].replace("\n", " ") for a in nodes.values()]  # long calls wrap after a comma
+    blocks = [l for l in labels if "bottleneck" in l]
+    assert blocks[:2] == ["bottleneck(64, stride=1, width=64) 256x56x56 75,008 params",
+                          f"[bottleneck(64, stride=1, width=64)] x2 256x56x56 {2 * 70_400:,} params"]
+    assert [re.sub(r" \d+x.*", "", l) for l in blocks[2:]] == [
+        "bottleneck(128, stride=2, width=64)", "[bottleneck(128, stride=1, width=64)] x3",
+        "bottleneck(256, stride=2, width=64)", "[bottleneck(256, stride=1, width=64)] x5",
+        "bottleneck(512, stride=2, width=64)", "[bottleneck(512, stride=1, width=64)] x2"]
 
 
 def test_labels_are_escaped():

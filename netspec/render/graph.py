@@ -19,6 +19,7 @@ block (a `[...]xN` repeat) become one box `[bottleneck] x6`.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -31,11 +32,15 @@ from ..ir import LAYER_KINDS, Network, NodeBase, Seq, layers, walk
 
 SHOW = ("params", "macs", "rf")  # what `--show` may add to a box
 
+# A residual's skip edge says how its shortcut came about (ir.Residual.shortcut_kind).
+SHORTCUT_WORD = {"identity": "identity", "project": "projection", "pad": "zero-pad", "explicit": "shortcut"}
+
 # Fill colours by what a box is; joins are white circles. Pale, so black text stays readable in print.
 FILL = {
     "conv": "#dbe8f6", "linear": "#e6ddf4", "pool": "#dcefd9", "adaptive_pool": "#dcefd9",
     "batchnorm": "#eeeeee", "lrn": "#eeeeee", "activation": "#fbf0cf", "dropout": "#f4f4f4",
     "flatten": "#f4f4f4", "upsample": "#dcefd9", "channel_pad": "#f4f4f4", "merge": "#ffffff",
+    "folded_conv": "#dbe8f6", "fused_conv": "#dbe8f6", "folded_linear": "#e6ddf4",
     "block": "#f7e1cf", "side": "#f9e0e0", "io": "#ffffff",
 }
 
@@ -104,11 +109,34 @@ def _figures(cost: Cost, row: Row | None, show: Sequence[str]) -> list[str]:
     return out
 
 
+def _arg(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return "x".join(map(str, value))
+    return str(value)
+
+
+def block_call(seq: Seq) -> str:
+    """A block call with its bound arguments: the first by position, the rest by name.
+
+    `bottleneck(128, stride=2, width=64)`: defaults are included (the IR keeps the bound values,
+    not which of them the spec wrote), so a box says everything the block was built with.
+    """
+    args = list(seq.block_args.items())
+    if not args:
+        return seq.block
+    words = [_arg(args[0][1])] + [f"{k}={_arg(v)}" for k, v in args[1:]]
+    return f"{seq.block}({', '.join(words)})"
+
+
 def block_title(node: NodeBase) -> str:
-    """A composite's name as written: the block it was called from, else its kind in paper notation."""
+    """A composite's name as written: the block call it came from, else its kind in paper notation."""
     if node.kind == "seq":
         if node.block:
-            return node.block
+            return block_call(node)
         ops = [describe(n) for n in layers(node)]
         return " ".join(ops) if len(ops) <= 3 else f"{ops[0]} ... {ops[-1]} ({len(ops)} layers)"
     return describe(node)
@@ -209,10 +237,15 @@ class _Builder:
                 self.connect(self.saved.get(ref, []), box, f"@{ref}", "long")
         return [box]
 
-    def collapsed(self, nodes: list[NodeBase], tails: list[str], outer: Seq | None = None) -> list[str]:
-        """One box for a composite, or for a run of copies of one block, with its subtotals."""
+    def collapsed(self, nodes: list[NodeBase], tails: list[str], outer: Seq | None = None,
+                  count: int = 1) -> list[str]:
+        """One box for a composite, or for a repeat of blocks (`count` times `nodes`), with subtotals."""
         first, last = nodes[0], nodes[-1]
-        name = f"[{block_title(first)}] x{len(nodes)}" if len(nodes) > 1 else title(first, outer)
+        if count > 1:
+            once = nodes[: len(nodes) // count]
+            name = f"[{' '.join(block_title(n) for n in once)}] x{count}"
+        else:
+            name = title(first, outer)
         rows = [self.rows.get(n.path) for n in nodes]
         cost = sum((r.cost for r in rows if r is not None), ZERO)
         lines = [name, shape_str(last.out_shape), *_figures(cost, rows[-1], self.show)]
@@ -234,32 +267,35 @@ class _Builder:
 
     def seq(self, seq: Seq, depth: int, tails: list[str]) -> list[str]:
         children = list(seq.children)
+        runs = self.collapsed_repeats(seq, depth)
         i = 0
         while i < len(children):
-            run = self.run_of_copies(children, i, depth)
-            if len(run) > 1:
-                tails = self.collapsed(run, tails)
-                i += len(run)
+            if i in runs:
+                stop, count = runs[i]
+                tails = self.collapsed(children[i:stop], tails, count=count)
+                i = stop
             else:
                 tails = self.node(children[i], depth, tails)
                 i += 1
         return tails
 
-    def run_of_copies(self, children: list[NodeBase], i: int, depth: int) -> list[NodeBase]:
-        """Children i, i+1, ... that are copies of one collapsed block: one box `[block] xN`."""
-        first = children[i]
-        if self.depth is None or depth < self.depth or first.kind != "seq" or not first.block:
-            return [first]
-        row = self.rows.get(first.path)
-        run = [first]
-        for other in children[i + 1:]:
-            twin = self.rows.get(other.path)
-            if (other.kind != "seq" or other.block != first.block or other.in_shape != first.in_shape
-                    or other.out_shape != first.out_shape or row is None or twin is None
-                    or twin.cost != row.cost):
-                break
-            run.append(other)
-        return run
+    def collapsed_repeats(self, seq: Seq, depth: int) -> dict[int, tuple[int, int]]:
+        """The `[...]xN` repeats of `seq` drawn as one box: start -> (stop, count).
+
+        Only where the children are blocks at the depth limit (a repeat of layers stays a
+        column of layers), and only the outermost of nested repeats.
+        """
+        if self.depth is None or depth < self.depth:
+            return {}
+        out: dict[int, tuple[int, int]] = {}
+        covered = -1
+        for span in sorted(seq.repeats, key=lambda r: (r.start, -r.stop)):
+            if span.start < covered or span.count < 2:
+                continue
+            if all(c.kind not in LAYER_KINDS for c in seq.children[span.start:span.stop]):
+                out[span.start] = (span.stop, span.count)
+                covered = span.stop
+        return out
 
     def expand_seq(self, node: Seq, depth: int, tails: list[str]) -> list[str]:
         framed = bool(node.block or node.label)  # a named block gets a frame; a concat's branch does not
@@ -278,8 +314,7 @@ class _Builder:
             self.connect(tails, add, "identity", "skip")
         else:
             ops = " ".join(describe(n) for n in layers(node.shortcut))
-            word = "zero-pad" if any(n.kind == "channel_pad" for n in layers(node.shortcut)) else "projection"
-            self.connect(tails, add, f"{word}: {ops}", "skip")
+            self.connect(tails, add, f"{SHORTCUT_WORD[node.shortcut_kind]}: {ops}", "skip")
         return [add]
 
     def expand_concat(self, node, depth: int, tails: list[str]) -> list[str]:
@@ -294,6 +329,17 @@ class _Builder:
             seen = seen + self.node(layer, depth + 1, seen)
         join = self.add(["concat", shape_str(node.out_shape)], "join", node.path)
         self.connect(seen, join)
+        return [join]
+
+    expand_buffered_dense = expand_dense  # the same connectivity, written into one buffer
+
+    def expand_fused_concat(self, node, depth: int, tails: list[str]) -> list[str]:
+        """After fuse_1x1: the shared stem first, then each branch from its slice (or from the input)."""
+        stem = self.seq(node.stem, depth + 1, tails)
+        ends = [t for branch, part in zip(node.branches, node.parts)
+                for t in self.node(branch, depth + 1, tails if part is None else stem)]
+        join = self.add(["concat", shape_str(node.out_shape)], "join", node.path)
+        self.connect(ends, join)
         return [join]
 
     def expand_gate(self, node, depth: int, tails: list[str]) -> list[str]:
@@ -336,8 +382,12 @@ EDGE_STYLE = {
 }
 
 
+WRAP = 36  # characters: a long block call breaks after a comma, so boxes stay narrow
+
+
 def _box_attrs(box: Box, link) -> dict[str, str]:
-    attrs = {"label": "\n".join(box.lines)}
+    head = textwrap.wrap(box.lines[0], WRAP, break_long_words=False, break_on_hyphens=False) or [""]
+    attrs = {"label": "\n".join(head + box.lines[1:])}
     if box.role == "join":
         attrs.update(shape="circle" if box.lines[0] in ("+", "x") else "box", style="filled",
                      fillcolor="#ffffff", margin="0.02")
