@@ -189,3 +189,15 @@ def test_report_on_other_zoo_specs(name):
     text, network = build(name)
     assert f"<title>{network.name}: netspec report</title>" in text
     assert len(Page(text).rows) == len(analyze(network).rows)
+
+
+def test_field_steps_follow_the_main_path():
+    # GoogLeNet by hand: conv7/2 -> 7 (stride 2); maxpool3/2 -> 7 + 2*2 = 11 (stride 4); conv1 -> 11;
+    # conv3 -> 11 + 2*4 = 19; maxpool3/2 -> 19 + 2*4 = 27 (stride 8); inception 3a, whose widest
+    # branch ends in a 3x3 conv -> 27 + 2*8 = 43: one step for the whole module
+    steps = page_html.field_steps(analyze(netspec.load("googlenet")))
+    assert [r.field.size[0] for r in steps[:12]] == [7, 7, 7, 11, 11, 11, 11, 19, 19, 19, 27, 43]
+    assert steps[11].kind == "concat"
+    for name in ("resnet50", "densenet121", "inception_v3", "mobilenet_v2"):
+        sizes = [r.field.size[0] for r in page_html.field_steps(analyze(netspec.load(name)))]
+        assert sizes == sorted(sizes), name  # along one path the field never shrinks

@@ -38,7 +38,8 @@ class TableRow:
     parent: str  # the id of the row it belongs to, "" at the top level
     depth: int
     name: str
-    op: str
+    op: str  # a layer in paper notation, or a block's name
+    args: str  # a block call's arguments, "(64, stride=2)": a phone leaves them out
     output: str
     params: str
     macs: str
@@ -112,12 +113,14 @@ def table_rows(network: Network, analysis: Analysis, sources: dict[str, SourceFi
         row_id = f"r{i}"
         wrapper = outer.get(r.path)
         named = wrapper if wrapper is not None else r.node
-        op = op_text(r.node, wrapper)
+        op, args = op_text(r.node, wrapper), ""
+        if not r.leaf and op.endswith(")") and "(" in op:
+            op, args = op[: op.index("(")], op[op.index("("):]
         elements = r.cost.elements
         span = named.span or r.node.span  # a block's row points at its call, not at the block's body
         src = sources.get(span.file) if span else None
         out.append(TableRow(
-            row_id, stack[-1][1] if stack else "", r.depth, named.name, op,
+            row_id, stack[-1][1] if stack else "", r.depth, named.name, op, args,
             shape_str(r.out_shape), f"{r.params:,}", human(r.macs) if r.macs else ("?" if r.macs is None else "0"),
             _bytes(None if elements is None else elements * bpe), field_text(r), r.leaf,
             f"#{src.id}-L{span.line}" if src else "", f"{src.name}:{span.line}" if src else ""))
@@ -188,19 +191,36 @@ def stage_charts(network: Network, analysis: Analysis) -> list[tuple[str, Markup
     ]
 
 
-def field_chart(analysis: Analysis) -> Markup:
-    """Receptive field (rows of input pixels) after each layer of the main path, against the input height."""
-    points, titles = [], []
-    for r in analysis.leaves():
-        size = r.field.size[0]
-        if not r.main or len(r.out_shape) != 3 or size is None or r.kind == "save":
+JOINS = ("residual", "concat", "dense", "fused_concat", "buffered_dense")  # parallel paths: one step each
+
+
+def field_steps(analysis: Analysis) -> list:
+    """The rows along the main path: its layers in order, a residual, concat or dense block as one
+    step at its join (its branches run side by side, not one after another)."""
+    steps, inside = [], None
+    for r in analysis.rows:
+        if inside is not None and r.path.startswith(inside):
             continue
-        points.append((len(points) + 1, float(size)))
-        titles.append(f"{r.path} ({r.op}): {rf_fmt(size)}")
+        inside = None
+        if not r.main or len(r.out_shape) != 3 or r.field.size[0] is None or r.kind == "save":
+            continue
+        if r.kind in JOINS:
+            steps.append(r)
+            inside = r.path + "."
+        elif r.leaf:
+            steps.append(r)
+    return steps
+
+
+def field_chart(analysis: Analysis) -> Markup:
+    """Receptive field (rows of input pixels) after each step of the main path, against the input height."""
+    steps = field_steps(analysis)
+    points = [(i + 1, float(r.field.size[0])) for i, r in enumerate(steps)]
+    titles = [f"{r.path} ({r.op}): {rf_fmt(r.field.size[0])}" for r in steps]
     height = analysis.input_shape[1] if len(analysis.input_shape) == 3 else None
     hline = (float(height), f"input height {height}") if isinstance(height, int) else None
     return charts.line_chart([charts.Series("receptive field", points, titles)],
-                             "receptive field along the main path", "layer on the main path (feature maps)",
+                             "receptive field along the main path", "step along the main path (layer or join)",
                              "receptive field (pixels)", hline=hline, ymin=0)
 
 
