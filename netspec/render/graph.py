@@ -79,6 +79,16 @@ class Diagram:
     def box(self, box_id: str) -> Box:
         return next(b for b in self.boxes if b.id == box_id)
 
+    def ranks(self) -> int:
+        """Boxes on the longest path from the input: how tall Graphviz will draw it."""
+        inputs: dict[str, list[str]] = {}
+        for e in self.edges:
+            inputs.setdefault(e.dst, []).append(e.src)
+        longest: dict[str, int] = {}
+        for b in self.boxes:  # boxes are made in an order where every edge points forward
+            longest[b.id] = 1 + max((longest.get(s, 0) for s in inputs.get(b.id, ())), default=0)
+        return max(longest.values(), default=0)
+
 
 def diagram(network: Network, analysis: Analysis, depth: int | None = None,
             show: Iterable[str] = ()) -> Diagram:

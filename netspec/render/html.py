@@ -29,7 +29,7 @@ from .graph import diagram, field_text, op_text, outer_seqs, to_dot
 from .layout import DotFailed, DotMissing, layout
 
 TEMPLATES = Path(__file__).parent / "templates"
-MAX_BOXES = 60  # the diagram's default depth is the deepest that keeps it this small
+MAX_RANKS, MAX_BOXES = 45, 100  # the diagram's default depth is the deepest that keeps it this small
 
 
 @dataclass
@@ -84,16 +84,16 @@ def _bytes(n: int | None) -> str:
     return "?" if n is None else human(n, "B")
 
 
-def auto_depth(network: Network, analysis: Analysis, limit: int = MAX_BOXES) -> int | None:
-    """The deepest `--depth` whose diagram has at most `limit` boxes (None: everything fits)."""
+def auto_depth(network: Network, analysis: Analysis) -> int | None:
+    """The deepest `--depth` whose diagram stays legible: at most MAX_RANKS tall and MAX_BOXES boxes
+    (None: every layer fits)."""
     deepest = max((r.depth for r in analysis.rows), default=1)
     best = 1
-    for d in range(1, deepest + 1):
-        if len(diagram(network, analysis, d).boxes) > limit:
+    for d in [*range(1, deepest + 1), None]:
+        drawn = diagram(network, analysis, d)
+        if drawn.ranks() > MAX_RANKS or len(drawn.boxes) > MAX_BOXES:
             break
         best = d
-    else:
-        return None if len(diagram(network, analysis, None).boxes) <= limit else best
     return best
 
 
