@@ -254,3 +254,18 @@ def test_cli_spec_error(tmp_path):
     bad.write_text("network bad\ninput 3x32x32\nconvv3-64\n")
     done = run_cli("graph", str(bad), "-o", str(tmp_path / "bad.svg"))
     assert done.returncode == 1 and "bad.net:3:1" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_readme_picture_comes_from_the_command_beside_it(tmp_path):
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = re.search(r"^netspec graph (.+) -o (docs/\S+\.png)$", readme, re.M)
+    assert command and f"]({command.group(2)})" in readme
+    assert (ROOT / command.group(2)).read_bytes().startswith(b"\x89PNG")
+    out = tmp_path / "readme.dot"
+    assert run_cli("graph", *command.group(1).split(), "-o", str(out)).returncode == 0
+    labels = [a["label"].replace("\n", " ") for a in parse_dot(out.read_text())[0].values()]
+    # ResNet-34's stages: 3, 4, 6, 3 basic blocks; a basic block on 64 maps holds 2 * (64*64*9 + 2*64)
+    # parameters and 2 * 56*56*64 * 64*9 MACs: two of them, 2 * 2 * 115,605,504 = 462.42 M
+    assert f"[basic(64, stride=1)] x2 64x56x56 {2 * 2 * (64 * 64 * 9 + 2 * 64):,} params, 462.42 M MACs" in labels
