@@ -76,9 +76,6 @@ class Diagram:
     edges: list[Edge] = field(default_factory=list)
     clusters: list[Cluster] = field(default_factory=list)
 
-    def box(self, box_id: str) -> Box:
-        return next(b for b in self.boxes if b.id == box_id)
-
     def ranks(self) -> int:
         """Boxes on the longest path from the input: how tall Graphviz will draw it."""
         inputs: dict[str, list[str]] = {}
