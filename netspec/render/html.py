@@ -245,9 +245,9 @@ def read_run(folder: Path) -> RunInfo | None:
         str(folder), len(history), val[-1][0] if val else None, best[0] if best else None,
         best[1] if best else None,
         charts.line_chart([series("train", "train_loss"), series("held-out", "val_loss")], "loss per epoch",
-                          "epoch", "loss", ymin=0),
+                          "epoch", "loss", ymin=0, width=420, height=250),  # two or three to a row
         charts.line_chart([series("train", "train_acc", 100), series("held-out", "val_acc", 100)],
-                          "accuracy per epoch", "epoch", "accuracy (%)"),
+                          "accuracy per epoch", "epoch", "accuracy (%)", width=420, height=250),
         uri)
 
 
