@@ -138,6 +138,21 @@ def test_dense_block_connectivity_and_collapse():
     assert nodes["n1"]["label"] == f"dense(3)\n20x8x8\n{params:,} params"
 
 
+def test_long_dense_block_as_a_running_concat():
+    # 8 layers of growth 4 on 8 maps: each layer reads the running concat (the input first), whose
+    # next version joins it with the layer's output: 8 + 16 edges, then output; 8, 12, ..., 40 maps
+    nodes, edges = parse_dot(dot_of("dense(8) { conv3-4 }", "8x8x8"))
+    assert first_lines(nodes) == ["input"] + ["conv3-4", "concat"] * 8 + ["output"]
+    assert len(edges) == 8 + 16 + 1
+    joins = [a["label"].split("\n")[1] for a in nodes.values() if a["label"].startswith("concat")]
+    assert joins == [f"{8 + 4 * i}x8x8" for i in range(1, 9)]
+    ids = list(nodes)
+    for i in range(8):  # conv i reads the concat before it; the concat after it joins both
+        conv, join, before = ids[1 + 2 * i], ids[2 + 2 * i], ids[2 * i]
+        assert [s for s, d, _ in edges if d == conv] == [before]
+        assert sorted(s for s, d, _ in edges if d == join) == sorted([before, conv])
+
+
 def test_gate_is_a_side_path_multiplying_back_in():
     # squeeze-excitation on 16 maps: gap, flatten (inserted before fc), fc-4 relu fc-16 sigmoid
     text = dot_of("conv3-16 gate { gap fc-4 relu fc-16 sigmoid }", "3x8x8")
@@ -269,3 +284,33 @@ def test_readme_picture_comes_from_the_command_beside_it(tmp_path):
     # ResNet-34's stages: 3, 4, 6, 3 basic blocks; a basic block on 64 maps holds 2 * (64*64*9 + 2*64)
     # parameters and 2 * 56*56*64 * 64*9 MACs: two of them, 2 * 2 * 115,605,504 = 462.42 M
     assert f"[basic(64, stride=1)] x2 64x56x56 {2 * 2 * (64 * 64 * 9 + 2 * 64):,} params, 462.42 M MACs" in labels
+
+
+ZOO = sorted(p.stem for p in (SPECS.parent.parent / "specs").glob("*.net"))
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_every_zoo_spec_draws_every_layer_once(name):
+    # fully expanded, each layer of the IR is one box (a save is an edge label) carrying its path,
+    # and the picture is connected: everything but the input has an edge in, everything but the
+    # output and the side exits an edge out
+    from netspec.ir import LAYER_KINDS, walk
+
+    network = netspec.load(name)
+    drawn = diagram(network, analyze(network))
+    layers = [n.path for n in walk(network.body) if n.kind in LAYER_KINDS and n.kind != "save"
+              and ".shortcut." not in n.path]  # a residual's shortcut is the label of its skip edge
+    assert sorted(b.path for b in drawn.boxes if b.role not in ("io", "join", "exit")) == sorted(layers)
+    has_in, has_out = {e.dst for e in drawn.edges}, {e.src for e in drawn.edges}
+    for b in drawn.boxes:
+        assert b.id in has_in or b.lines[0] == "input", b
+        assert b.id in has_out or b.lines[0] == "output" or b.role == "exit", b
+    assert sum(b.role == "exit" for b in drawn.boxes) == len(network.side_outputs)
+
+
+@needs_dot
+@pytest.mark.parametrize("name", ZOO)
+def test_every_zoo_spec_lays_out(name):
+    network = netspec.load(name)
+    text = to_dot(diagram(network, analyze(network), 2, ("params", "macs", "rf")))
+    check_with_graphviz(text, *parse_dot(text))

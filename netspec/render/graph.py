@@ -32,6 +32,8 @@ from ..ir import LAYER_KINDS, Network, NodeBase, Seq, layers, walk
 
 SHOW = ("params", "macs", "rf")  # what `--show` may add to a box
 
+DENSE_ARCS = 6  # a dense block of up to this many layers is drawn with every arc; a longer one as a running concat
+
 # A residual's skip edge says how its shortcut came about (ir.Residual.shortcut_kind).
 SHORTCUT_WORD = {"identity": "identity", "project": "projection", "pad": "zero-pad", "explicit": "shortcut"}
 
@@ -331,12 +333,24 @@ class _Builder:
         return [join]
 
     def expand_dense(self, node, depth: int, tails: list[str]) -> list[str]:
-        seen = list(tails)  # layer i reads the block input and every earlier layer's output
-        for layer in node.layers:
-            seen = seen + self.node(layer, depth + 1, seen)
-        join = self.add(["concat", shape_str(node.out_shape)], "join", node.path)
-        self.connect(seen, join)
-        return [join]
+        if len(node.layers) <= DENSE_ARCS:  # every arc, as the paper's Figure 1 draws a 5-layer block
+            seen = list(tails)  # layer i reads the block input and every earlier layer's output
+            for layer in node.layers:
+                seen = seen + self.node(layer, depth + 1, seen)
+            join = self.add(["concat", shape_str(node.out_shape)], "join", node.path)
+            self.connect(seen, join)
+            return [join]
+        # past that, n(n+1)/2 arcs are unreadable (and Graphviz takes minutes over DenseNet-201's):
+        # the same connectivity as a running concat, each layer's output joined to all before it
+        running = tails
+        for i, layer in enumerate(node.layers):
+            out = self.node(layer, depth + 1, running)
+            last = i == len(node.layers) - 1
+            shape = node.out_shape if last else node.layers[i + 1].in_shape
+            join = self.add(["concat", shape_str(shape)], "join", node.path if last else "")
+            self.connect(running + out, join)
+            running = [join]
+        return running
 
     expand_buffered_dense = expand_dense  # the same connectivity, written into one buffer
 
