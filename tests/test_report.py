@@ -184,8 +184,11 @@ def test_report_cli_errors(tmp_path):
     assert done.returncode == 1 and "bad.net:3:1" in done.stderr
 
 
-@pytest.mark.parametrize("name", ["lenet5", "inception_v3", "se_resnet50", "squeezenet1_0"])
-def test_report_on_other_zoo_specs(name):
+ZOO = sorted(p.stem for p in (SPECS.parent.parent / "specs").glob("*.net"))
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_report_on_every_zoo_spec(name):
     text, network = build(name)
     assert f"<title>{network.name}: netspec report</title>" in text
     assert len(Page(text).rows) == len(analyze(network).rows)

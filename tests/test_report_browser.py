@@ -48,6 +48,8 @@ LATE = """<script>
 window.addEventListener("load", function () {
   var P = window.__probe;
   var rows = [].slice.call(document.querySelectorAll("#layer-table tbody tr"));
+  var target = location.hash ? document.getElementById(location.hash.slice(1)) : null;
+  P.target_shown = target ? target.getClientRects().length > 0 : null;
   function shown() {
     return rows.filter(function (r) { return r.getClientRects().length > 0; })
                .map(function (r) { return r.querySelector(".rowname").textContent; });
@@ -80,12 +82,12 @@ def chromium(*args: str, profile: Path, size: tuple[int, int]) -> subprocess.Com
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
-def probe(page: Path, tmp: Path, size: tuple[int, int]) -> dict:
+def probe(page: Path, tmp: Path, size: tuple[int, int], fragment: str = "") -> dict:
     html = page.read_text(encoding="utf-8")
     probed = tmp / f"probe-{size[0]}.html"
     probed.write_text(html.replace("<head>", "<head>\n" + EARLY, 1).replace("</body>", LATE + "\n</body>", 1),
                       encoding="utf-8")
-    done = chromium("--virtual-time-budget=5000", "--dump-dom", probed.as_uri(),
+    done = chromium("--virtual-time-budget=5000", "--dump-dom", probed.as_uri() + fragment,
                     profile=tmp / f"profile-dom-{size[0]}", size=size)
     found = re.search(r'<pre id="probe-result">(.*?)</pre>', done.stdout, re.S)
     assert found, f"the probe left no result; chromium said:\n{done.stderr[-2000:]}"
@@ -151,3 +153,19 @@ def test_resnet50_top_level_rows_by_hand(tmp_path):
     page.write_text(report(network, analyze(network)), encoding="utf-8")
     result = probe(page, tmp_path, LAPTOP)
     assert result["shown"] == ["stem", "layer1", "layer2", "layer3", "layer4", "gap1", "flatten1", "fc"]
+    assert result["target_shown"] is None
+
+
+def test_link_to_a_folded_row_unfolds_its_ancestors(tmp_path):
+    # what a click on a diagram box, a cost bar or a lint finding does: the page opens at #row
+    network = netspec.load("resnet50")
+    analysis = analyze(network)
+    page = tmp_path / "r.html"
+    page.write_text(report(network, analysis), encoding="utf-8")
+    paths = [r.path for r in analysis.rows]
+    deep = paths.index("layer3.bottleneck2.residual1.body.conv2")  # depth 4: layer3 > bottleneck2 > residual1
+    result = probe(page, tmp_path, LAPTOP, fragment=f"#r{deep}")
+    assert result["target_shown"] is True
+    assert result["shown"][:4] == ["stem", "layer1", "layer2", "layer3"]
+    assert "bottleneck2" in result["shown"] and "residual1" in result["shown"] and "conv2" in result["shown"]
+    assert "layer4" in result["shown"] and result["errors"] == []
