@@ -173,6 +173,17 @@ def test_run_folder_without_confusion_matrix(tmp_path):
     assert "1 epoch in" in text and "best <strong>50.00%</strong> after epoch 1" in text
 
 
+def test_run_folder_with_a_damaged_metrics_file(tmp_path):
+    run = tmp_path / "run"
+    fake_run(run, [(1, 2.0, 0.4, 1.5, 0.5), (2, 1.0, 0.8, "oops", 0.75)])
+    with open(run / "metrics.csv", "a") as fh:
+        fh.write("3,0.01,0.5\n")  # a line cut short
+    out = tmp_path / "r.html"
+    done = run_cli("report", str(run), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "best <strong>75.00%</strong> after epoch 2" in out.read_text()
+
+
 def test_report_cli_errors(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -41,7 +41,7 @@ def run(args) -> int:
     from ..diagnostics import EXIT_RUNTIME
     from ..files import write_atomic
     from ..frontend import load
-    from ..render.html import report
+    from ..render.html import AUTO, report
 
     source = Path(args.spec)
     run_folder = None
@@ -57,7 +57,7 @@ def run(args) -> int:
     network = load(args.spec, params=params, input=args.input)
     analysis = analyze(network)
     page = report(network, analysis, run_lints(network, analysis),
-                  depth=args.depth if args.depth is not None else 0, run_folder=run_folder)
+                  depth=args.depth if args.depth is not None else AUTO, run_folder=run_folder)
     write_atomic(args.output, page)
     print(f"wrote {args.output}")
     return 0

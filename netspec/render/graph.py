@@ -424,13 +424,14 @@ def _box_attrs(box: Box, link) -> dict[str, str]:
             attrs.update(penwidth="1.5")
     if box.path:
         attrs["tooltip"] = box.path
-        if link is not None:
-            attrs["href"] = link(box.path)
+        href = link(box.path) if link is not None else None
+        if href:
+            attrs["href"] = href
     return attrs
 
 
 def to_dot(d: Diagram, link=None) -> str:
-    """DOT text, one statement per line; `link(path)` gives each box a URL (the HTML report's rows)."""
+    """DOT text, one statement per line; `link(path)` gives a box a URL (the HTML report's rows), or None."""
     out = [f"digraph {quote(d.name)} {{",
            '  graph [rankdir="TB", nodesep="0.25", ranksep="0.3", fontname="Helvetica", fontsize="10"];',
            '  node [shape="box", style="rounded,filled", fontname="Helvetica", fontsize="10", margin="0.08,0.04"];',

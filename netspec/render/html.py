@@ -30,6 +30,7 @@ from .layout import DotFailed, DotMissing, layout
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_RANKS, MAX_BOXES = 45, 100  # the diagram's default depth is the deepest that keeps it this small
+AUTO = "auto"  # report(depth=AUTO): choose the diagram's depth by those limits
 
 
 @dataclass
@@ -224,22 +225,33 @@ def field_chart(analysis: Analysis) -> Markup:
                              "receptive field (pixels)", hline=hline, ymin=0)
 
 
+def _numbers(row: dict) -> dict[str, float]:
+    """A metrics.csv row's numeric cells (a hand-edited or truncated file loses cells, not the page)."""
+    out = {}
+    for key, value in row.items():
+        try:
+            out[key] = float(value)
+        except (TypeError, ValueError):
+            pass
+    return out
+
+
 def read_run(folder: Path) -> RunInfo | None:
     """The training history of a `netspec train` folder: metrics.csv curves, confusion.png if eval drew one."""
     metrics = folder / "metrics.csv"
     if not metrics.is_file():
         return None
     with open(metrics, newline="", encoding="utf-8") as fh:
-        history = [{k: float(v) for k, v in row.items() if v not in (None, "")} for row in csv.DictReader(fh)]
+        history = [_numbers(row) for row in csv.DictReader(fh)]
     confusion = folder / "confusion.png"
     uri = ("data:image/png;base64," + base64.b64encode(confusion.read_bytes()).decode("ascii")
            if confusion.is_file() else "")
-    epochs = [h["epoch"] for h in history]
+    epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
 
     def series(name, key, scale=1.0):
         return charts.Series(name, [(e, scale * h[key]) for e, h in zip(epochs, history) if key in h])
 
-    val = [(h["val_acc"], int(h["epoch"])) for h in history if "val_acc" in h]
+    val = [(h["val_acc"], int(e)) for e, h in zip(epochs, history) if "val_acc" in h]
     best = max(val, key=lambda v: v[0]) if val else None
     return RunInfo(
         str(folder), len(history), val[-1][0] if val else None, best[0] if best else None,
@@ -253,8 +265,8 @@ def read_run(folder: Path) -> RunInfo | None:
 
 def diagram_svg(network: Network, analysis: Analysis, depth: int | None, ids: dict[str, str]) -> tuple[Markup, str]:
     """The diagram as inline SVG (boxes link to their rows), or "" and why not."""
-    text = to_dot(diagram(network, analysis, depth, ("params", "macs")), link=lambda path: f"#{ids[path]}"
-                  if path in ids else "")
+    text = to_dot(diagram(network, analysis, depth, ("params", "macs")),
+                  link=lambda path: f"#{ids[path]}" if path in ids else None)
     try:
         svg = layout(text, "svg").decode("utf-8")
     except (DotMissing, DotFailed) as exc:
@@ -265,12 +277,12 @@ def diagram_svg(network: Network, analysis: Analysis, depth: int | None, ids: di
 
 
 def report(network: Network, analysis: Analysis, diags: Sequence[Diagnostic] = (), *,
-           depth: int | None = 0, run_folder: Path | None = None) -> str:
-    """The whole page as text. `depth` 0 picks the diagram's depth by its size; None draws every layer."""
+           depth: int | None | str = AUTO, run_folder: Path | None = None) -> str:
+    """The whole page as text. The diagram's `depth`: AUTO picks it by size, None draws every layer."""
     sources = read_sources(analysis, network)
     rows = table_rows(network, analysis, sources)
     found = findings(diags, analysis, rows, sources)
-    if depth == 0:
+    if depth == AUTO:
         depth = auto_depth(network, analysis)
     svg, missing = diagram_svg(network, analysis, depth, _row_ids(analysis))
     head = analysis.head_field if analysis.head_field is not None else analysis.output_field
