@@ -7,6 +7,8 @@ hand in a comment, or read off the file the test writes.
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 import re
 from html.parser import HTMLParser
 
@@ -215,3 +217,14 @@ def test_field_steps_follow_the_main_path():
     for name in ("resnet50", "densenet121", "inception_v3", "mobilenet_v2"):
         sizes = [r.field.size[0] for r in page_html.field_steps(analyze(netspec.load(name)))]
         assert sizes == sorted(sizes), name  # along one path the field never shrinks
+
+
+def test_pictures_do_not_import_torch(tmp_path):
+    # graph and report run wherever lint does: a fresh process draws and reports without torch
+    code = ("import sys; from netspec.cli import main; "
+            f"main(['graph', 'resnet18', '-o', {str(tmp_path / 'g.dot')!r}]); "
+            f"main(['report', 'googlenet', '-o', {str(tmp_path / 'r.html')!r}]); "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "r.html").stat().st_size > 10_000
