@@ -35,8 +35,9 @@ def bar_chart(bars: Sequence[Bar], title: str, width: int = 400, row: int = 18) 
     bars = [b for b in bars if b.value > 0]
     if not bars:
         return Markup("")
-    label_w = min(160, 8 + 6 * max(len(b.label) for b in bars))
-    value_w = 8 + 6 * max(len(b.text) for b in bars)
+    # about 6.5 units per character of 11-unit text, so labels fit left of the bars
+    label_w = min(170, 10 + 6.5 * max(len(_clip(b.label, 25)) for b in bars))
+    value_w = 10 + 6.5 * max(len(b.text) for b in bars)
     plot_w = max(width - label_w - value_w, 60)
     top = max(b.value for b in bars)
     height = row * len(bars) + 6

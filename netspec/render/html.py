@@ -222,7 +222,7 @@ def field_chart(analysis: Analysis) -> Markup:
     hline = (float(height), f"input height {height}") if isinstance(height, int) else None
     return charts.line_chart([charts.Series("receptive field", points, titles)],
                              "receptive field along the main path", "step along the main path (layer or join)",
-                             "receptive field (pixels)", hline=hline, ymin=0)
+                             "receptive field (pixels)", hline=hline, ymin=0, width=480, height=250)
 
 
 def _numbers(row: dict) -> dict[str, float]:
