@@ -205,12 +205,12 @@ def test_repeated_blocks_collapse_into_one_box_with_subtotals():
     nodes, _ = parse_dot(to_dot(diagram(network, analyze(network), 2, ("params",))))
     labels = [a["label"].replace("\n", " ") for a in nodes.values()]  # long calls wrap after a comma
     blocks = [l for l in labels if "bottleneck" in l]
-    assert blocks[:2] == ["bottleneck(64, stride=1, width=64) 256x56x56 75,008 params",
-                          f"[bottleneck(64, stride=1, width=64)] x2 256x56x56 {2 * 70_400:,} params"]
+    assert blocks[:2] == ["bottleneck(64, stride=1, width=64, groups=1) 256x56x56 75,008 params",
+                          f"[bottleneck(64, stride=1, width=64, groups=1)] x2 256x56x56 {2 * 70_400:,} params"]
     assert [re.sub(r" \d+x.*", "", l) for l in blocks[2:]] == [
-        "bottleneck(128, stride=2, width=64)", "[bottleneck(128, stride=1, width=64)] x3",
-        "bottleneck(256, stride=2, width=64)", "[bottleneck(256, stride=1, width=64)] x5",
-        "bottleneck(512, stride=2, width=64)", "[bottleneck(512, stride=1, width=64)] x2"]
+        "bottleneck(128, stride=2, width=64, groups=1)", "[bottleneck(128, stride=1, width=64, groups=1)] x3",
+        "bottleneck(256, stride=2, width=64, groups=1)", "[bottleneck(256, stride=1, width=64, groups=1)] x5",
+        "bottleneck(512, stride=2, width=64, groups=1)", "[bottleneck(512, stride=1, width=64, groups=1)] x2"]
 
 
 def test_labels_are_escaped():

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 from . import receptive
 from .diff import ADDED, CHANGED, MARKS, MOVED, REMOVED, RENAMED, SAME, Change, Delta, NetworkDiff, node_figures
-from .notation import describe, shape_str
+from .notation import arg_text, block_call, describe, shape_str
 from .report import _bytes, _field, human
 
 JSON_VERSION = 1
@@ -67,23 +67,8 @@ def field_cell(old, new) -> str:
     return _field(new) if old == new else f"{_field(old)} {ARROW} {_field(new)}"
 
 
-def _arg(v) -> str:
-    return "x".join(map(str, v)) if isinstance(v, tuple) else str(v)
-
-
-def call(node) -> str:
-    """A node as a reader knows it: the block call it came from, `bottleneck(256, stride=2, width=64)`
-    (the first argument by position, the others by name), else its op in paper notation."""
-    if node.kind != "seq" or not getattr(node, "block", None):
-        return describe(node)
-    args = list((getattr(node, "block_args", None) or {}).items())
-    if not args:
-        return node.block
-    return f"{node.block}({', '.join([_arg(args[0][1])] + [f'{k}={_arg(v)}' for k, v in args[1:]])})"
-
-
 def label(row) -> str:
-    return call(row.node)
+    return block_call(row.node)
 
 
 def _call_change(old, new) -> str:
@@ -92,8 +77,8 @@ def _call_change(old, new) -> str:
     if getattr(old, "block", None) != getattr(new, "block", None) or a_args.keys() != b_args.keys():
         if getattr(old, "block", None) and getattr(new, "block", None) and a_args == b_args:
             return f"{old.block} {ARROW} {new.block}"
-        return f"{call(old)} {ARROW} {call(new)}"
-    changed = [f"{k} {_arg(a_args[k])} {ARROW} {_arg(b_args[k])}" for k in a_args if a_args[k] != b_args[k]]
+        return f"{block_call(old)} {ARROW} {block_call(new)}"
+    changed = [f"{k} {arg_text(a_args[k])} {ARROW} {arg_text(b_args[k])}" for k in a_args if a_args[k] != b_args[k]]
     return f"{old.block}({', '.join(changed)})"
 
 
@@ -108,7 +93,7 @@ def repeat_changes(old, new) -> list[str]:
             continue
         node, span = (new, b) if b.count else (old, a)
         unit = node.children[span.start:span.start + (span.stop - span.start) // span.count]
-        out.append(f"[{' '.join(call(n) for n in unit)}] x{a.count} {ARROW} x{b.count}")
+        out.append(f"[{' '.join(block_call(n) for n in unit)}] x{a.count} {ARROW} x{b.count}")
     return out
 
 
@@ -131,13 +116,13 @@ def what(c: Change) -> str:
         parts.append(f"moved from {c.old.path}")
     elif c.old.path.rsplit(".", 1)[-1] != c.new.path.rsplit(".", 1)[-1]:
         parts.append(f"was {c.old.path.rsplit('.', 1)[-1]}")
-    if call(old) != call(new):
-        parts.append(_call_change(old, new) if old.kind == "seq" else f"{call(old)} {ARROW} {call(new)}")
+    if block_call(old) != block_call(new):
+        parts.append(_call_change(old, new) if old.kind == "seq" else f"{block_call(old)} {ARROW} {block_call(new)}")
         parts += repeat_changes(old, new)
     else:
         parts += [f"{k} {_value(a)} {ARROW} {_value(b)}" for k, (a, b) in sorted(c.attributes.items())
                   if k != "block"]
-    return ", ".join(parts) or call(new)
+    return ", ".join(parts) or block_call(new)
 
 
 # ---------------------------------------------------------------- rows of figures

@@ -28,4 +28,28 @@ def describe(node: NodeBase) -> str:
     return kind(node.kind).notation(node)
 
 
-__all__ = ["describe", "shape_str"]
+def arg_text(value) -> str:
+    """A block argument as the spec would write it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return "x".join(map(str, value))
+    return str(value)
+
+
+def block_call(node: NodeBase) -> str:
+    """A node as a reader knows it: the block call it came from with its bound arguments, the first by
+    position and the rest by name (`bottleneck(128, stride=2, width=64, groups=1)`; the IR keeps the
+    values the block was built with, defaults included), else its paper notation."""
+    if node.kind != "seq" or not node.block:
+        return describe(node)
+    args = list(node.block_args.items())
+    if not args:
+        return node.block
+    words = [arg_text(args[0][1])] + [f"{k}={arg_text(v)}" for k, v in args[1:]]
+    return f"{node.block}({', '.join(words)})"
+
+
+__all__ = ["arg_text", "block_call", "describe", "shape_str"]

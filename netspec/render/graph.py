@@ -25,7 +25,7 @@ from typing import Iterable, Sequence
 
 from ..analysis.core import Analysis, Row
 from ..analysis.counts import ZERO, Cost
-from ..analysis.notation import describe, shape_str
+from ..analysis.notation import block_call, describe, shape_str
 from ..analysis.receptive import fmt as rf_fmt
 from ..analysis.report import human
 from ..ir import LAYER_KINDS, Network, NodeBase, Seq, layers, walk
@@ -116,29 +116,6 @@ def _figures(cost: Cost, row: Row | None, show: Sequence[str]) -> list[str]:
     if "rf" in show and row is not None:
         out.append(f"RF {field_text(row)}")
     return out
-
-
-def _arg(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, tuple):
-        return "x".join(map(str, value))
-    return str(value)
-
-
-def block_call(seq: Seq) -> str:
-    """A block call with its bound arguments: the first by position, the rest by name.
-
-    `bottleneck(128, stride=2, width=64)`: defaults are included (the IR keeps the bound values,
-    not which of them the spec wrote), so a box says everything the block was built with.
-    """
-    args = list(seq.block_args.items())
-    if not args:
-        return seq.block
-    words = [_arg(args[0][1])] + [f"{k}={_arg(v)}" for k, v in args[1:]]
-    return f"{seq.block}({', '.join(words)})"
 
 
 def block_title(node: NodeBase) -> str:
