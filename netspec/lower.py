@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from . import ir
+from .ops import registry
 
 StepOp = Literal["layer", "add", "mul", "concat", "slice", "buffer", "copy"]
 
@@ -184,14 +185,13 @@ def lower(root: ir.Network | ir.NodeBase) -> Graph:
     return low.graph
 
 
-# Leaf kinds whose output may share memory with their input (a view, or the identity at inference):
-# a backend must not write into such a value in place while its input is still read elsewhere.
-ALIASING_KINDS = frozenset({"dropout", "flatten"})
-
-
 def aliases_input(node: ir.NodeBase) -> bool:
-    """Does this leaf return (a view of) its input rather than a new tensor?"""
-    return node.kind in ALIASING_KINDS or (node.kind == "activation" and node.fn == "identity")
+    """Does this leaf return its input, or a view of it, rather than a new tensor? (A backend must not
+    write into such a value in place while its input is still read elsewhere.)"""
+    if node.kind == "activation":
+        return node.fn == "identity"
+    info = registry.KINDS.get(node.kind)
+    return info is not None and info.alias
 
 
-__all__ = ["ALIASING_KINDS", "Graph", "Step", "Value", "aliases_input", "lower"]
+__all__ = ["Graph", "Step", "Value", "aliases_input", "lower"]

@@ -90,12 +90,9 @@ def lowering_for(node: ir.NodeBase) -> Lowering:
     return entry
 
 
-# The composites: `lower()` turns them into joins of their parts' values; every other node is a leaf.
-COMPOSITES = (ir.Seq, ir.Concat, ir.Residual, ir.Dense, ir.Gate, ir.Side)
-
-
 def is_leaf(node: ir.NodeBase) -> bool:
-    return not isinstance(node, COMPOSITES)
+    """Every node but the composites, which `lower()` turns into joins of their parts' values."""
+    return not isinstance(node, ir.Composite)
 
 
 def has_module(node: ir.NodeBase) -> bool:
