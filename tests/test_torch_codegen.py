@@ -101,8 +101,8 @@ def test_one_class_per_block_definition_with_its_parameters():
     source = generate_source(netspec.load("resnet50"))
     # 16 bottlenecks in 4 stages: one class per block definition, written as torchvision's resnet.py is
     assert classes(source) == {
-        "ResnetStem": "", "Bottleneck": ", in_channels, c, stride, width",
-        "BottleneckStage": ", in_channels, c, n, stride, width",
+        "ResnetStem": "", "Bottleneck": ", in_channels, c, stride, width, groups",
+        "BottleneckStage": ", in_channels, c, n, stride, width, groups",
         "Resnet50": ", num_classes=1000, width=64, generator: torch.Generator | None = None, "
                     "zero_init_residual: bool = False"}
     # numbers as expressions of the arguments (width moved with --set shows the bottleneck width follows it)

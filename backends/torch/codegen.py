@@ -383,6 +383,9 @@ def fit(samples: list[tuple[dict, Any]], name: str | None = None) -> str | None:
             return f"{v0 // x} * {n}"
         if v0 and x % v0 == 0 and check(lambda e, a=x // v0: e[n] // a):
             return f"{n} // {x // v0}"
+        for a in range(2, 9):  # `k // 2`: the padding of an odd kernel
+            if check(lambda e, a=a: e[n] // a):
+                return f"{n} // {a}"
         if check(lambda e, d=v0 - x: e[n] + d):
             return f"{n} + {v0 - x}" if v0 > x else f"{n} - {x - v0}"
     for a, b in itertools.combinations(ints, 2):
@@ -636,7 +639,7 @@ def hole_hints(items: list, prefix: str = "") -> list[tuple[str, str]]:
             out.extend((f"{where}:{k}", f"{item.name}_{a.hint or a.kw or 'value'}")
                        for k, a in enumerate(item.call.args))
         elif isinstance(item, Child):
-            out.extend((f"{where}:{p}", f"{item.name}_{p}") for p in item.inst.cls.params)
+            out.extend((f"{where}:{p}", p) for p in item.inst.cls.params)  # the child's own name for it
         else:
             out.extend(hole_hints(item.items, where + "."))
     return out
