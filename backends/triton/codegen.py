@@ -54,13 +54,16 @@ class Launch:
 def kernel_name(template: str, switches: dict) -> str:
     parts = [template]
     for key, value in switches.items():
-        if value in (None, False, "", "identity", "none", 1) and key != "outputs":
+        if value is True:
+            parts.append(key)
+            continue
+        if value is None or value is False or value in ("", "identity", "none") or key == "outputs" and value == 1:
             continue
         if key == "outputs":
             if value > 1:
                 parts.append(f"split{value}")
             continue
-        parts.append(key if value is True else f"{key}_{value}".replace(".", "p").replace("-", "m"))
+        parts.append(f"{key}_{value}".replace(".", "p").replace("-", "m"))
     return "__".join(parts) if len(parts) > 1 else template
 
 
