@@ -45,14 +45,18 @@ def _resolve(spec: Any, params: dict | None = None, input: Any = None) -> ir.Net
     return netspec.load(spec, params=params, input=input)
 
 
-def generate_source(spec: Any, dtype: str = "float32", tf32: bool = False, **_: Any) -> dict[str, str]:
-    """{relative path: text}: kernels/*.py and model.py (what `netspec compile --backend triton` writes)."""
+def generate_source(spec: Any, dtype: str = "float32", tf32: bool = False, interpret: bool = False,
+                    **_: Any) -> dict[str, str]:
+    """{relative path: text}: kernels/*.py and model.py (what `netspec compile --backend triton` writes).
+
+    interpret: code for Triton's interpreter (only bfloat16 differs: its tiles are widened before tl.dot).
+    """
     from .codegen import generate
     from .plan import make_plan
 
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
-    return generate(make_plan(optimize(_resolve(spec))), dtype=dtype, tf32=tf32)
+    return generate(make_plan(optimize(_resolve(spec))), dtype=dtype, tf32=tf32, interpret=interpret)
 
 
 def report(spec: Any, dtype: str = "float32", batch: int = 1) -> str:

@@ -68,11 +68,13 @@ def kernel_name(template: str, switches: dict) -> str:
 
 
 class _Writer:
-    def __init__(self, plan: Plan, dtype: str, tf32: bool):
+    def __init__(self, plan: Plan, dtype: str, tf32: bool, interpret: bool):
         self.plan = plan
         self.dtype = dtype
         self.size = DTYPES[dtype]
-        self.precision = ("tf32" if tf32 else "ieee") if dtype == "float32" else ""
+        # bfloat16 tiles are widened before tl.dot under the interpreter (see the conv template)
+        self.widen = interpret and dtype == "bfloat16"
+        self.precision = ("tf32" if tf32 else "ieee") if dtype == "float32" or self.widen else ""
 
     # -------------------------------------------------------- locations as source
 
@@ -100,7 +102,8 @@ class _Writer:
     def epilogue_switches(self, k: Kernel) -> dict:
         e = k.epilogue
         return {"bias": e.bias, "act": e.act, "alpha": e.alpha, "residual": e.residual is not None,
-                "post_act": e.post_act, "post_alpha": e.post_alpha, "outputs": len(k.outputs)}
+                "post_act": e.post_act, "post_alpha": e.post_alpha, "outputs": len(k.outputs),
+                "round_bf16": self.widen}
 
     def epilogue_args(self, k: Kernel, w: str) -> list[tuple[str, str]]:
         args = []
@@ -170,9 +173,8 @@ class _Writer:
                     grid = [f'cdiv(n * {out_px}, t["BLOCK_M"])', f'cdiv({cout_g}, t["BLOCK_N"])', lit(node.groups)]
                     macs = kh * kw * cin_g * cout * out_px
                     tiles = {"BLOCK_M": pow2(out_px, hi=128), "BLOCK_N": pow2(cout_g), "BLOCK_K": pow2(cin_g, hi=64)}
-            switches["precision"] = self.precision if t != "depthwise" else None
-            if t == "depthwise":
-                switches.pop("precision")
+            if t != "depthwise":
+                switches.update(precision=self.precision, widen=self.widen)
             weight_bytes = sum(math.prod(s) for s in weights.values()) * self.size
             extra = math.prod(self.plan.graph.shape(k.epilogue.residual)) * self.size \
                 if k.epilogue.residual is not None else 0
@@ -252,6 +254,8 @@ class _Writer:
         return switches, args, weights
 
     def finish(self, k, template, switches, args, grid, tiles, macs, nbytes, weights) -> Launch:
+        if "round_bf16" not in switches:
+            switches["round_bf16"] = self.widen
         name = kernel_name(template, switches)
         source = render(f"{template}.py.j2", name=name, **{("e" if key == "epilogue" else key): v
                                                             for key, v in self.switch_context(switches).items()})
@@ -265,15 +269,16 @@ class _Writer:
     @staticmethod
     def switch_context(switches: dict) -> dict:
         """Template variables: the epilogue switches go in as one record `e`."""
-        keys = ("bias", "act", "alpha", "residual", "post_act", "post_alpha", "outputs")
+        keys = ("bias", "act", "alpha", "residual", "post_act", "post_alpha", "outputs", "round_bf16")
         if all(key in switches for key in keys):
             rest = {key: v for key, v in switches.items() if key not in keys}
             return {"epilogue": {key: switches[key] for key in keys}, **rest}
         return switches
 
 
-def launches(plan: Plan, dtype: str = "float32", tf32: bool = False) -> list[Launch]:
-    writer = _Writer(plan, dtype, tf32)
+def launches(plan: Plan, dtype: str = "float32", tf32: bool = False, interpret: bool = False) -> list[Launch]:
+    """One launch per plan kernel; `interpret`: the code is for Triton's interpreter (the CPU)."""
+    writer = _Writer(plan, dtype, tf32, interpret)
     return [writer.launch(k) for k in plan.kernels]
 
 
@@ -293,9 +298,9 @@ def _flat_source(plan: Plan):
 
 
 def generate(plan: Plan, dtype: str = "float32", tf32: bool = False, cuda_graph_batch: int = 8,
-             items: list[Launch] | None = None) -> dict[str, str]:
+             items: list[Launch] | None = None, interpret: bool = False) -> dict[str, str]:
     """{relative path: text}: kernels/<name>.py per kernel template instance, and model.py."""
-    items = launches(plan, dtype, tf32) if items is None else items
+    items = launches(plan, dtype, tf32, interpret) if items is None else items
     files = {f"kernels/{l.name}.py": l.source for l in items}
     inp = plan.location(plan.input)
     model = render("model.py.j2", network=plan.network.name, source=plan.network.source or "",

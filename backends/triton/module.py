@@ -55,7 +55,7 @@ class TritonModule(nn.Module):
         device = resolve_device(device)
         source_model = torch_build(network, seed=seed, weights=weights).eval()
         plan = make_plan(optimize(network))
-        items = launches(plan, dtype, tf32)
+        items = launches(plan, dtype, tf32, interpret=device.type == "cpu")
         files = generate(plan, dtype, tf32, cuda_graph_batch=8 if cuda_graphs else 0, items=items)
         key = digest(files)
         folder = cache_dir() / "triton" / f"{network.name}-{key}"
