@@ -281,21 +281,23 @@ def test_report_is_for_triton_only(cli):
     assert "--report is for the triton backend" in result.stderr
 
 
-def test_interpreter_must_be_on_before_triton_is_imported():
-    code = ("import os; os.environ.pop('TRITON_INTERPRET', None); import triton\n"
-            "from netspec.backends.triton.loader import InterpreterError, use_interpreter\n"
-            "try:\n    use_interpreter()\nexcept InterpreterError as e:\n    print('refused:', e)\n")
+def fresh_python(code: str) -> subprocess.CompletedProcess:
+    """`python -c code` in a new process whose environment does not switch the interpreter on."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_interpreter_must_be_on_before_triton_is_imported():
+    out = fresh_python("import triton\n"
+                       "from netspec.backends.triton.loader import InterpreterError, use_interpreter\n"
+                       "try:\n    use_interpreter()\nexcept InterpreterError as e:\n    print('refused:', e)\n")
     assert "refused: triton was imported without its interpreter" in out.stdout, out.stderr
 
 
 def test_build_without_device_uses_the_interpreter_in_a_fresh_process():
-    code = ("import torch, netspec, sys\n"
-            "m = netspec.build('network t\\ninput 3x8x8\\nconv3-4 relu gap fc-3', backend='triton')\n"
-            "print(m(torch.randn(2, 3, 8, 8)).shape, 'triton' in sys.modules)\n")
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    out = fresh_python("import torch, netspec, sys\n"
+                       "m = netspec.build('network t\\ninput 3x8x8\\nconv3-4 relu gap fc-3', backend='triton')\n"
+                       "print(m(torch.randn(2, 3, 8, 8)).shape, 'triton' in sys.modules)\n")
     assert "torch.Size([2, 3]) True" in out.stdout, out.stderr
 
 
@@ -306,3 +308,25 @@ def test_report_figures_are_the_analysis_figures():
     total = text.rsplit("total: ", 1)[1].split(" MACs")[0]
     macs = analyze(netspec.load("resnet18")).macs
     assert total == f"{macs / 1e9:.2f}G"
+
+
+# ------------------------------------------------------------------ bench
+
+
+def test_bench_times_torch_on_the_cpu_and_says_triton_needs_a_gpu(cli):
+    result = cli("bench", "lenet5", "--backend", "torch", "--batch", "2", "--iters", "3", "--warmup", "1",
+                 "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = __import__("json").loads(result.stdout)
+    (row,) = data["results"]
+    assert row["backend"] == "torch" and row["median_ms"] > 0
+    assert abs(row["images_per_s"] - 2 / row["median_ms"] * 1e3) < 1e-6 * row["images_per_s"]
+    result = cli("bench", "lenet5", "--backend", "triton", "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    assert "needs a GPU" in result.stdout
+
+
+def test_bench_command_does_not_import_torch_at_module_level():
+    code = "import sys, netspec.commands.bench, netspec.cli; netspec.cli.build_parser(); " \
+           "assert 'torch' not in sys.modules and 'triton' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
