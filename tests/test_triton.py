@@ -23,7 +23,7 @@ from netspec import ir  # noqa: E402
 from netspec.backends.triton import optimize, report  # noqa: E402
 from netspec.backends.triton.plan import make_plan  # noqa: E402
 
-TOLERANCE = {"float32": 1e-4, "bfloat16": 2e-2}
+TOLERANCE = {"float32": 1e-4, "bfloat16": 2e-2, "float16": 2e-2}
 
 
 def reference(spec, input=None):
@@ -205,8 +205,24 @@ def test_memory_plan_reuses_slots_without_overlap():
                 assert a.offset + a.size <= b.offset or b.offset + b.size <= a.offset, (a, b)
 
 
-def test_bfloat16_storage():
-    compare(net("conv3-16 bn relu residual { conv3-16 bn relu conv3-16 bn } relu gap fc-10"), dtype="bfloat16")
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_half_precision_storage(dtype):
+    compare(net("conv3-16 bn relu residual { conv3-16 bn relu conv3-16 bn } relu concat { conv1-8 | conv3-4 } "
+                "bn relu conv1-8 gap fc-10"), dtype=dtype)
+
+
+def test_nested_concats_and_operands_that_must_be_copied():
+    # the inner concat sits in a slice of the outer one; the identity branch is the block's input (a
+    # value the concat cannot place), and @a is read by two concats: both get a copy kernel
+    spec = net("conv1-6 @a concat { conv1-4 concat { conv1-3 | conv3-2 } | identity | conv1-5 } "
+               "concat(@a) conv1-7 concat(@a)")
+    model = compare(spec)
+    plan = make_plan(optimize(model.network))
+    copies = [k for k in plan.kernels if k.step.op == "copy"]
+    assert len(copies) == 2
+    outer = [s for s in plan.graph.steps if s.op == "concat"][1]
+    inner_out = plan.location(outer.inputs[0])
+    assert (inner_out.slot, inner_out.offset) == (plan.location(outer.output).slot, 0)
 
 
 # ------------------------------------------------------------------ whole networks

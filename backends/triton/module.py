@@ -87,5 +87,4 @@ class TritonModule(nn.Module):
         return self.program(x)
 
     def extra_repr(self) -> str:
-        return f"{self.network.name}: {len(self.launches)} kernels, arena {self.program.arena_size} elements/sample" \
-            if hasattr(self.program, "arena_size") else f"{self.network.name}: {len(self.launches)} kernels"
+        return f"{self.network.name}: {len(self.launches)} kernels, generated in {self.folder}"

@@ -313,8 +313,8 @@ def place(graph: Graph, kernels: list[Kernel], g: _Grouping) -> tuple[dict[int, 
     parent: dict[int, tuple[int, int]] = {}  # value -> (container value, channel offset)
     notes: list[str] = []
     for step in steps:
-        if step.op == "buffer":
-            written.add(step.output)  # a dense block's buffer may itself sit in a concat
+        if step.op in ("buffer", "concat"):
+            written.add(step.output)  # a dense block's buffer or an inner concat may itself sit in a concat
         if step.into is not None:
             parent[step.output] = step.into
     for step in reversed(steps):  # outer concats first: an inner concat's slot may be a slice of an outer one

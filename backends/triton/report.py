@@ -33,9 +33,12 @@ def render_report(plan: Plan, launches: list[Launch], batch: int = 1) -> str:
             if len(k.outputs) > 1:
                 epilogue += f"; split into {len(k.outputs)} slices"
             lines.append(f"      fused     {epilogue}")
-        loc = plan.location(k.output)
-        if loc.row_stride != plan.graph.shape(k.output)[0] or loc.offset:
-            lines.append(f"      writes    channels {loc.offset}.. of a {loc.row_stride}-channel buffer (concat/dense slice)")
+        for value, lo, hi in k.outputs:
+            loc = plan.location(value)
+            if loc.row_stride != hi - lo or loc.offset:
+                what = f"channels {lo}..{hi - 1} " if len(k.outputs) > 1 else ""
+                lines.append(f"      writes    {what}into channels {loc.offset}..{loc.offset + hi - lo - 1} of a "
+                             f"{loc.row_stride}-channel buffer (a concat or dense-block slice)")
         lines.append(f"      tiles     {tiles}")
         lines.append(f"      cost      {_count(macs)} MACs, {_count(nbytes)}B moved")
         for stop in k.stops:
