@@ -3,6 +3,10 @@
     python benchmarks/bench_triton.py                     # the full table (needs a CUDA GPU)
     python benchmarks/bench_triton.py --quick             # fewer timed runs, for a first look
     python benchmarks/bench_triton.py --markdown >> BENCHMARKS.md
+    python benchmarks/bench_triton.py --networks resnet50 --batches 1     # a subset
+
+Time: max-autotune compiles each (network, batch) for a few minutes; the six of the full run can
+take longer than a short GPU lease, so a first session may run one network per call.
 
 For ResNet-50, DenseNet-121 and GoogLeNet at batch 1 and 64 in bfloat16, it runs
 `netspec bench SPEC --backend all --format json` (eager: cuDNN, channels_last, bf16; torch.compile with
@@ -19,6 +23,7 @@ explained from the roofline of the kernels that cost the most.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import subprocess
 import sys
@@ -60,10 +65,21 @@ def check(result: dict) -> list[tuple[str, str, float, str, bool]]:
     return rows
 
 
+def driver() -> str:
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=30)
+        return out.stdout.strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return "?"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="5 timed runs instead of 50")
     parser.add_argument("--markdown", action="store_true", help="print the tables as markdown")
+    parser.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=NETWORKS)
+    parser.add_argument("--batches", nargs="+", type=int, default=list(BATCHES), choices=BATCHES)
     args = parser.parse_args()
     try:
         import torch
@@ -75,14 +91,16 @@ def main() -> None:
     iters = 5 if args.quick else 50
     import triton
 
-    print(f"# {torch.cuda.get_device_name()}, torch {torch.__version__}, triton {triton.__version__}, "
-          f"driver {torch.cuda.driver_version() if hasattr(torch.cuda, 'driver_version') else '?'}")
+    print(f"# {torch.cuda.get_device_name()}, driver {driver()}, CUDA {torch.version.cuda}, "
+          f"torch {torch.__version__}, triton {triton.__version__}, {datetime.date.today()}")
     sep = " | " if args.markdown else "  "
-    print(sep.join(["network", "batch", "eager ms", "max-autotune ms", "triton ms", "vs eager", "vs max-autotune",
-                    "goals"]))
-    checks = []
-    for name in NETWORKS:
-        for batch in BATCHES:
+    header = ["network", "batch", "eager ms", "max-autotune ms", "triton ms", "vs eager", "vs max-autotune", "goals"]
+    print(sep.join(header))
+    if args.markdown:
+        print(sep.join(["---"] * len(header)))
+    checks, kernels = [], []
+    for name in args.networks:
+        for batch in args.batches:
             result = bench(name, batch, iters, kernels=10 if (name, batch) == ("resnet50", 64) else 0)
             ms = {r["backend"]: r["median_ms"] for r in result["results"]}
             rows = check(result)
@@ -92,9 +110,10 @@ def main() -> None:
                             ", ".join(("met " if r[4] else "MISSED ") + r[3] for r in rows)]))
             if result["kernels"]:
                 kernels = result["kernels"]
-    print()
-    print("ResNet-50, batch 64: the 10 slowest Triton kernels")
-    print(sep.join(["kernel", "us", "TFLOP/s", "% peak", "GB/s", "% peak"]))
+    if kernels:
+        print()
+        print("ResNet-50, batch 64: the 10 slowest Triton kernels")
+        print(sep.join(["kernel", "us", "TFLOP/s", "% peak", "GB/s", "% peak"]))
     for k in kernels:
         print(sep.join([k["kernel"], f"{k['us']:.1f}", f"{k['tflops']:.1f}", f"{k['flops_pct']:.0f}",
                         f"{k['gbps']:.0f}", f"{k['bw_pct']:.0f}"]))

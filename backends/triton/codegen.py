@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from netspec import __version__, ir
 
-from .plan import Kernel, Plan, channels, is_depthwise
+from .plan import Kernel, Plan, channels
 from .render import render
 
 DTYPES = {"float32": 4, "bfloat16": 2, "float16": 2}

@@ -34,6 +34,8 @@ def add_parser(sub) -> None:
     p.add_argument("--kernels", type=int, default=0, metavar="K",
                    help="triton on a GPU: also time every kernel alone and list the K slowest with their "
                         "TFLOP/s and GB/s against the device's peaks")
+    p.add_argument("--compile-mode", default=None, metavar="MODE",
+                   help="torch-compile's mode (default: max-autotune on a GPU, torch's default on the CPU)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--seed", type=int, default=0, help="weights of every variant (default: 0)")
     add_spec_options(p)
@@ -102,12 +104,12 @@ def run(args) -> int:
             model = netspec.build(network, backend="triton", weights=base.state_dict(), dtype=dtype, device=device)
             inp = x
         else:
-            model = _torch_variant(base, variant, device, dtype)
+            model = _torch_variant(base, variant, device, dtype, args.compile_mode)
             inp = x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
         ms = measure(lambda: model(inp), device, args.warmup, args.iters)
         row.update(median_ms=ms, images_per_s=args.batch / ms * 1e3)
         if variant == "torch-compile":
-            row["note"] = "mode=max-autotune" if device.type == "cuda" else "default mode (CPU)"
+            row["note"] = f"mode={compile_mode(device, args.compile_mode) or 'default'}"
         if variant == "triton" and args.kernels:
             from ..backends.triton.profile import slowest_kernels
 
@@ -125,7 +127,11 @@ def run(args) -> int:
     return 0
 
 
-def _torch_variant(base, variant: str, device, dtype: str):
+def compile_mode(device, asked: str | None) -> str | None:
+    return asked if asked is not None else ("max-autotune" if device.type == "cuda" else None)
+
+
+def _torch_variant(base, variant: str, device, dtype: str, mode: str | None):
     import copy
 
     import torch
@@ -133,7 +139,7 @@ def _torch_variant(base, variant: str, device, dtype: str):
     model = copy.deepcopy(base).to(device=device, dtype=getattr(torch, dtype))
     model = model.to(memory_format=torch.channels_last)
     if variant == "torch-compile":
-        model = torch.compile(model, mode="max-autotune" if device.type == "cuda" else None)
+        model = torch.compile(model, mode=compile_mode(device, mode))
     return model
 
 
