@@ -23,6 +23,18 @@ from netspec import ir  # noqa: E402
 from netspec.backends.triton import optimize, report  # noqa: E402
 from netspec.backends.triton.plan import make_plan  # noqa: E402
 
+@pytest.fixture(autouse=True, scope="module")
+def private_cache(tmp_path_factory):
+    """Generated kernel folders go to a temporary cache, not the user's (subprocesses inherit it)."""
+    old = os.environ.get("NETSPEC_CACHE_DIR")
+    os.environ["NETSPEC_CACHE_DIR"] = str(tmp_path_factory.mktemp("netspec-cache"))
+    yield
+    if old is None:
+        os.environ.pop("NETSPEC_CACHE_DIR", None)
+    else:
+        os.environ["NETSPEC_CACHE_DIR"] = old
+
+
 TOLERANCE = {"float32": 1e-4, "bfloat16": 2e-2, "float16": 2e-2}
 
 
@@ -146,6 +158,13 @@ def test_channel_pad_option_a():
 
 def test_gate_squeeze_excitation():
     compare(net("conv1-16 gate { gap fc-4 relu fc-16 sigmoid } relu"))
+
+
+def test_gate_takes_the_residual_add_after_it():
+    model = compare(net("conv1-16 residual { conv3-16 bn relu gate { gap fc-4 relu fc-16 sigmoid } } relu"))
+    gate = next(k for k in model.launches if k.kernel.step.op == "mul")
+    assert gate.kernel.epilogue.residual is not None and gate.kernel.epilogue.post_act == "relu"
+    assert not any(k.kernel.step.op == "add" for k in model.launches)
 
 
 def test_concat_branches_write_their_slices():
@@ -346,3 +365,26 @@ def test_bench_command_does_not_import_torch_at_module_level():
     code = "import sys, netspec.commands.bench, netspec.cli; netspec.cli.build_parser(); " \
            "assert 'torch' not in sys.modules and 'triton' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_cache_directory_follows_xdg_and_netspec_cache_dir(monkeypatch, tmp_path):
+    from netspec.backends.triton.cache import cache_dir
+
+    monkeypatch.delenv("NETSPEC_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "netspec"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_dir() == tmp_path / "home" / ".cache" / "netspec"
+    monkeypatch.setenv("NETSPEC_CACHE_DIR", str(tmp_path / "mine"))
+    assert cache_dir() == tmp_path / "mine"
+
+
+def test_a_build_is_generated_once_into_the_cache():
+    from netspec.backends.triton.cache import cache_dir
+
+    first = netspec.build("lenet5", backend="triton")
+    assert first.folder.parent == cache_dir() / "triton" and (first.folder / "model.py").exists()
+    stamp = (first.folder / "model.py").stat().st_mtime_ns
+    second = netspec.build("lenet5", backend="triton", seed=3)  # other weights, same code
+    assert second.folder == first.folder and (first.folder / "model.py").stat().st_mtime_ns == stamp

@@ -226,7 +226,8 @@ class _Writer:
     def pointwise(self, k: Kernel, w: str, base, y, pixels: int, c: int):
         step, node = k.step, k.node
         e = k.epilogue
-        switches = {"affine": False, "other": "none", "act": "identity", "alpha": None, "per_channel": False}
+        switches = {"affine": False, "other": "none", "act": "identity", "alpha": None, "per_channel": False,
+                    "residual": e.residual is not None, "post_act": e.post_act, "post_alpha": e.post_alpha}
         args = list(base)
         weights: dict[str, tuple] = {}
         if step.op == "layer" and isinstance(node, ir.BatchNorm):
@@ -250,6 +251,8 @@ class _Writer:
                 weights[f"{w}.slope"] = (node.num_parameters,)
         elif e.act != "identity":
             switches.update(act=e.act, alpha=e.alpha)
+        if e.residual is not None:
+            args += [("r_ptr", self.ptr(e.residual)), ("r_rs", self.rs(e.residual))]
         args += y + [("M", f"n * {pixels}"), ("HW", lit(pixels)), ("C", lit(c))]
         return switches, args, weights
 

@@ -191,6 +191,8 @@ class _Grouping:
                                           "adds two at a time)")
             k = self.kernel("pointwise", step, list(step.inputs))
             self.absorb_activation(k, post=False)
+            if op == "mul":  # a gate: the residual add after it (SE-ResNet) comes along
+                self.absorb_residual(k)
             return
         if aliases_input(node):
             self.alias[step.output] = step.inputs[0]

@@ -33,6 +33,8 @@ def render_report(plan: Plan, launches: list[Launch], batch: int = 1) -> str:
             if len(k.outputs) > 1:
                 epilogue += f"; split into {len(k.outputs)} slices"
             lines.append(f"      fused     {epilogue}")
+        elif k.epilogue.steps:
+            lines.append(f"      fused     {', '.join(s.node.kind if s.op == 'layer' else s.op for s in k.epilogue.steps)}")
         for value, lo, hi in k.outputs:
             loc = plan.location(value)
             if loc.row_stride != hi - lo or loc.offset:
