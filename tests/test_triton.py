@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from importlib.resources import files
 
 import pytest
 
@@ -388,3 +389,26 @@ def test_a_build_is_generated_once_into_the_cache():
     stamp = (first.folder / "model.py").stat().st_mtime_ns
     second = netspec.build("lenet5", backend="triton", seed=3)  # other weights, same code
     assert second.folder == first.folder and (first.folder / "model.py").stat().st_mtime_ns == stamp
+
+
+ZOO = sorted(p.name[:-4] for p in files("netspec.specs").iterdir() if p.name.endswith(".net"))
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_every_zoo_spec_compiles_and_its_kernels_count_every_mac(name):
+    from netspec.analysis import analyze
+    from netspec.backends.triton.codegen import launches
+
+    network = netspec.load(name)
+    plan = make_plan(optimize(network))
+    items = launches(plan)
+    # the kernels' MACs, from their own launch geometry, are the analysis's figure for the network
+    assert sum(launch.macs for launch in items) == analyze(network).macs
+    # every kernel writes memory the plan gave it, inside the arena
+    for k in plan.kernels:
+        for value, lo, hi in k.outputs:
+            loc = plan.location(value)
+            slot = plan.slots[loc.slot]
+            assert slot.first <= k.index <= slot.last
+            assert slot.offset + slot.size <= plan.arena
+            assert loc.offset + (hi - lo) <= loc.row_stride
