@@ -122,7 +122,7 @@ class ToAst(Transformer):
         return syntax.Labelled(str(items[0]), items[1], _loc(meta))
 
     def layer(self, meta, items):
-        op = str(items[0])
+        op, kernel = (items[0][1], items[0][2]) if isinstance(items[0], tuple) else (str(items[0]), None)
         dash = slash = args = None
         for item in items[1:]:
             kind, value = item
@@ -132,7 +132,10 @@ class ToAst(Transformer):
                 slash = value
             else:
                 args = value
-        return syntax.Layer(op, dash, slash, args, _loc(meta))
+        return syntax.Layer(op, dash, slash, args, _loc(meta), kernel)
+
+    def kernel(self, meta, items):
+        return ("kernel", str(items[0])[:-1], items[1])
 
     def dash(self, meta, items):
         return ("dash", self._atom(items[0]))
@@ -153,6 +156,17 @@ class ToAst(Transformer):
 
     def seq_value(self, meta, items):
         return items[0]
+
+    def list(self, meta, items):
+        return syntax.ListLit(tuple(items), _loc(meta))
+
+    num_list = list
+
+    def if_(self, meta, items):
+        return syntax.IfElement(items[0], items[1], items[2] if len(items) > 2 else None, _loc(meta))
+
+    def for_(self, meta, items):
+        return syntax.ForElement(str(items[0]), items[1], items[2], _loc(meta))
 
     def repeat(self, meta, items):
         body, _times, count = items
@@ -198,6 +212,30 @@ class ToAst(Transformer):
 
     def neg(self, meta, items):
         return syntax.Neg(items[0], _loc(meta))
+
+    def negnum(self, meta, items):
+        tok = items[0]
+        literal = self.int(None, [tok]) if tok.type == "INT" else self.float(None, [tok])
+        return syntax.Neg(literal, _loc(meta))
+
+    def compare(self, meta, items):
+        left, op, right = items
+        return syntax.Compare(str(op), left, right, _loc(meta))
+
+    def or_(self, meta, items):
+        return syntax.BoolOp("or", items[0], items[1], _loc(meta))
+
+    def and_(self, meta, items):
+        return syntax.BoolOp("and", items[0], items[1], _loc(meta))
+
+    def not_(self, meta, items):
+        return syntax.Not(items[0], _loc(meta))
+
+    def ifelse(self, meta, items):
+        return syntax.IfExpr(items[0], items[1], items[2], _loc(meta))
+
+    def index(self, meta, items):
+        return syntax.Index(items[0], items[1], _loc(meta))
 
     def int(self, meta, items):
         tok = items[0]

@@ -142,6 +142,13 @@ def builtin(el, op: Op, kernel, bound, item: syntax.Layer, shape, scope: Scope, 
                     help="conv3-64 and fc-4096 take a size; other layers take arguments in parentheses")
     if op.example is not None and item.dash is None:
         raise error(f"`{item.op}` needs its {op.dash}: write e.g. {op.example}", where, code="arguments")
+    if item.kernel is not None:
+        kernel_at = span_of(item.kernel.loc, scope.filename)
+        if not op.kernel_in_name:
+            raise error(f"`{op.name}` takes no kernel size", kernel_at, code="arguments")
+        if kernel is not None or "kernel" in bound:
+            raise error("the kernel size is given twice", kernel_at, code="arguments")
+        kernel = as_pair(evaluate(item.kernel, scope.env, scope.filename), item.kernel.loc, scope, "the kernel size")
     if op.kernel_in_name and kernel is None and "kernel" in bound:
         kernel = as_pair(bound["kernel"][0], bound["kernel"][1], scope, "the kernel size")
     elif "kernel" in bound:

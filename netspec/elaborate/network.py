@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from .. import ir, syntax
 from ..diagnostics import Label, SpecError, did_you_mean, error
-from ..expr import evaluate, span_of
+from ..expr import ListValue, evaluate, span_of
 from ..ops.registry import lookup
 from ..shapes import Constraints, Sym
 from . import composites
@@ -35,6 +35,8 @@ ELEMENTS = {
     syntax.SideBlock: composites.side,
     syntax.SaveRef: composites.save,
     syntax.MergeRefs: composites.merge,
+    syntax.IfElement: composites.if_element,
+    syntax.ForElement: composites.for_element,
 }
 
 
@@ -88,7 +90,8 @@ class Elaborator:
         body = seq(path="", in_shape=dims(in_shape), out_shape=dims(out_shape), children=children)
         return ir.Network.model_construct(
             name=name, source=None if filename.startswith("<") else filename,
-            params={k: v for k, v in env.items() if not k.startswith("_") and k != "in"},
+            params={k: list(v) if isinstance(v, ListValue) else v for k, v in env.items()
+                    if not k.startswith("_") and k != "in"},
             meta=meta, input_shape=dims(in_shape), constraints=self.constraints.describe(), body=body,
             expects=tuple(expects), lint_off=tuple(lint_off), spec_hash=architecture_hash(body),
         )
@@ -106,7 +109,8 @@ class Elaborator:
                             code="undefined", help=hint)
         for p in declared.values():
             if p.name in overrides:
-                env[p.name] = overrides[p.name]
+                given = overrides[p.name]  # --set depths=[3,3,9,3] arrives as a Python list
+                env[p.name] = ListValue(given) if isinstance(given, (list, ListValue)) else given
             elif p.default is not None:
                 env[p.name] = evaluate(p.default, env, filename)
             else:
@@ -156,7 +160,8 @@ class Elaborator:
             item = items[i].element if isinstance(items[i], syntax.Labelled) else items[i]
             if isinstance(item, syntax.Default):
                 continue
-            if isinstance(item, syntax.Group) or (isinstance(item, syntax.Layer) and item.op in self.blocks):
+            if isinstance(item, (syntax.Group, syntax.IfElement)) or (
+                    isinstance(item, syntax.Layer) and item.op in self.blocks):
                 return i
             if not isinstance(item, syntax.Layer):
                 return None
@@ -166,10 +171,10 @@ class Elaborator:
         return None
 
 
-    def body(self, items, shape: Shape, scope: Scope, tail: bool = False) -> tuple[list, Shape]:
+    def body(self, items, shape: Shape, scope: Scope, tail: bool = False, keep_in: bool = False) -> tuple[list, Shape]:
         """Elaborate a sequence; `tail` says it ends the network (or a side output): the head rule."""
-        # `in`: the channels entering the enclosing block, group, branch or repeat
-        outer_env, scope.env = scope.env, {**scope.env, "in": shape[0]}
+        # `in`: the channels entering the enclosing block, group, branch or repeat (an if or a for keeps it)
+        outer_env, scope.env = scope.env, scope.env if keep_in else {**scope.env, "in": shape[0]}
         try:
             return self._body(items, shape, scope, tail)
         finally:
