@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import syntax
-from ..diagnostics import did_you_mean, error
+from ..diagnostics import SpecError, did_you_mean, error
 from ..expr import Symbol, evaluate, span_of
 from ..ops.registry import Op, known_words, lookup
 from ..shapes import Size, shape_text, window_out
@@ -121,11 +121,8 @@ def layer(el, item: syntax.Layer, shape, scope: Scope, label, followed_by_bn, ta
     found = lookup(item.op)
     if found is None:
         where = span_of(item.loc, scope.filename)
-        candidates = known_words() + list(el.blocks)
-        suggestion = did_you_mean(item.op, candidates) if len(item.op) <= 40 else None
-        if suggestion and item.dash is not None:
-            fixed = suggestion.split("`")[1]
-            suggestion = f"did you mean `{fixed}-{source_text(item.dash)}`?"
+        fixed = _suggestion(el, item, shape, scope, followed_by_bn) if len(item.op) <= 40 else None
+        suggestion = f"did you mean `{fixed}`?" if fixed else None
         if item.op.startswith("x") and item.op[1:].isdigit():
             suggestion = f"a repeat is written right after a bracketed group: [conv3-64]{item.op}"
         raise error(f"unknown layer or block `{_short(item.op)}`", where, code="undefined", help=suggestion)
@@ -246,6 +243,41 @@ def default(item: syntax.Default, scope: Scope) -> None:
         check_keyword(op, arg, scope.filename)
         current[arg.name] = (arg.value, scope.env, scope.filename)
     scope.defaults[op.name] = current
+
+
+# ---------------------------------------------------------------- did you mean
+
+
+def _suggestion(el, item: syntax.Layer, shape, scope: Scope, followed_by_bn) -> str | None:
+    """The text of the closest layer word that would be accepted here, with the layer's own size, stride
+    and arguments, or None: each candidate is elaborated in place, in a sandbox, and kept only if that works
+    (`deconv2-8/2` is not offered `dwconv-8`, which takes no `-` size)."""
+    import copy
+    import difflib
+
+    from ..formatter import body_text
+
+    words = known_words() + list(el.blocks)
+    close = difflib.get_close_matches(item.op, words, n=4, cutoff=0.6)
+    base = item.op.rstrip("0123456789x")  # `deconv2`: the word without its kernel digits, kept for the candidate
+    digits = item.op[len(base):] if base != item.op and item.op[len(base):][:1].isdigit() else ""
+    if digits:  # the kernel the user wrote stays: `convv2` -> `conv2`, never `conv7`
+        close = [w + digits for w in difflib.get_close_matches(base, words, n=4, cutoff=0.6)
+                 if lookup(w + digits) is not None] + [w for w in close if w.endswith(digits)]
+    for word in dict.fromkeys(close):
+        candidate = syntax.Layer(word, item.dash, item.slash, item.args, item.loc, item.kernel)
+        sandbox = copy.copy(el)
+        sandbox.errors, sandbox.saved, sandbox.sides = [], dict(el.saved), set(el.sides)
+        sandbox.constraints = copy.deepcopy(el.constraints)
+        trial = Scope(scope.path, scope.env, scope.defaults, scope.filename, set(scope.used), dict(scope.counters),
+                      apply_defaults=scope.apply_defaults)
+        try:
+            layer(sandbox, candidate, shape, trial, None, followed_by_bn)
+        except SpecError:
+            continue
+        if not sandbox.errors:
+            return body_text(syntax.Body((candidate,), item.loc))
+    return None
 
 
 # ---------------------------------------------------------------- helpers
