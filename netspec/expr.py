@@ -113,8 +113,17 @@ def evaluate(expr: syntax.Expr, env: Mapping[str, Value], filename: str) -> Valu
         if expr.id in _RESERVED:
             return _RESERVED[expr.id]
         return Symbol(expr.id, expr.loc)
+    if isinstance(expr, syntax.Neg) and expr.op == "not":
+        return not truth(evaluate(expr.operand, env, filename), expr.operand, env, filename)
     if isinstance(expr, syntax.Neg):
         return -number(evaluate(expr.operand, env, filename), expr.operand, env, filename)
+    if isinstance(expr, syntax.BinOp) and expr.op in _COMPARE:
+        return _compare(expr, env, filename)
+    if isinstance(expr, syntax.BinOp) and expr.op in ("and", "or"):
+        left = truth(evaluate(expr.left, env, filename), expr.left, env, filename)
+        if left == (expr.op == "or"):  # short-circuit: `i > 0 and d[i - 1] > 1` never reads d[-1]
+            return left
+        return truth(evaluate(expr.right, env, filename), expr.right, env, filename)
     if isinstance(expr, syntax.BinOp):
         left = number(evaluate(expr.left, env, filename), expr.left, env, filename)
         right = number(evaluate(expr.right, env, filename), expr.right, env, filename)
@@ -130,15 +139,6 @@ def evaluate(expr: syntax.Expr, env: Mapping[str, Value], filename: str) -> Valu
         return _in_range(value, expr.loc, filename)
     if isinstance(expr, syntax.ListLit):
         return ListValue(evaluate(e, env, filename) for e in expr.items)
-    if isinstance(expr, syntax.Compare):
-        return _compare(expr, env, filename)
-    if isinstance(expr, syntax.BoolOp):
-        left = truth(evaluate(expr.left, env, filename), expr.left, env, filename)
-        if left == (expr.op == "or"):  # short-circuit: `i > 0 and d[i - 1] > 1` never reads d[-1]
-            return left
-        return truth(evaluate(expr.right, env, filename), expr.right, env, filename)
-    if isinstance(expr, syntax.Not):
-        return not truth(evaluate(expr.operand, env, filename), expr.operand, env, filename)
     if isinstance(expr, syntax.IfExpr):
         chosen = expr.then if truth(evaluate(expr.cond, env, filename), expr.cond, env, filename) else expr.orelse
         return evaluate(chosen, env, filename)
@@ -183,7 +183,7 @@ def truth(value: Value, expr: syntax.Expr, env: Mapping[str, Value], filename: s
                 help="compare it: `x > 0`, `s == 1`")
 
 
-def _compare(expr: syntax.Compare, env: Mapping[str, Value], filename: str) -> bool:
+def _compare(expr: syntax.BinOp, env: Mapping[str, Value], filename: str) -> bool:
     left, right = evaluate(expr.left, env, filename), evaluate(expr.right, env, filename)
     if expr.op in ("==", "!="):
         # words compare by their text (`act == relu`); a number never equals a word or a truth value

@@ -22,24 +22,19 @@ INDENT = "  "
 
 # ---------------------------------------------------------------- expressions
 
-_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "**": 4}
 # the grammar's levels, loosest first: `a if c else b`, or, and, not, comparisons, then arithmetic
 _IF, _OR, _AND, _NOT, _CMP = -4, -3, -2, -1, 0
+_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "**": 4, "or": _OR, "and": _AND,
+         **{op: _CMP for op in ("==", "!=", "<", "<=", ">", ">=")}}
 
 
 def _prec(e) -> int:
     if isinstance(e, syntax.BinOp):
         return _PREC[e.op]
     if isinstance(e, syntax.Neg):
-        return 3
+        return 3 if e.op == "-" else _NOT
     if isinstance(e, syntax.IfExpr):
         return _IF
-    if isinstance(e, syntax.BoolOp):
-        return _OR if e.op == "or" else _AND
-    if isinstance(e, syntax.Not):
-        return _NOT
-    if isinstance(e, syntax.Compare):
-        return _CMP
     return 5
 
 
@@ -58,6 +53,8 @@ def expr_text(e) -> str:
         return e.id
     if isinstance(e, syntax.ShapeLit):
         return "x".join(str(d) for d in e.dims)
+    if isinstance(e, syntax.Neg) and e.op == "not":
+        return f"not {_paren(e.operand, _NOT - 1)}"
     if isinstance(e, syntax.Neg):
         inner = expr_text(e.operand)
         return f"-({inner})" if _prec(e.operand) < 3 else f"-{inner}"
@@ -67,20 +64,13 @@ def expr_text(e) -> str:
         return "[" + ", ".join(expr_text(a) for a in e.items) + "]"
     if isinstance(e, syntax.Index):
         return f"{_paren(e.target, 4)}[{expr_text(e.index)}]"
-    if isinstance(e, syntax.Compare):
-        return f"{_paren(e.left, _CMP)} {e.op} {_paren(e.right, _CMP)}"
-    if isinstance(e, syntax.BoolOp):
-        level = _prec(e)
-        return f"{_paren(e.left, level - 1)} {e.op} {_paren(e.right, level)}"
-    if isinstance(e, syntax.Not):
-        return f"not {_paren(e.operand, _NOT - 1)}"
     if isinstance(e, syntax.IfExpr):
         return f"{_paren(e.then, _IF)} if {_paren(e.cond, _IF)} else {_paren(e.orelse, _IF - 1)}"
     if isinstance(e, syntax.BinOp):
         p = _PREC[e.op]
         right_assoc = e.op == "**"
         left, right = expr_text(e.left), expr_text(e.right)
-        if _prec(e.left) < p or (right_assoc and _prec(e.left) <= p):
+        if _prec(e.left) < p or ((right_assoc or p == _CMP) and _prec(e.left) <= p):  # comparisons do not chain
             left = f"({left})"
         if _prec(e.right) < p or (not right_assoc and _prec(e.right) <= p):
             right = f"({right})"
@@ -97,7 +87,7 @@ def arg_text(e) -> str:
         if isinstance(first, syntax.Num) and first.text[0].isdigit():
             return expr_text(e)
     left = e
-    while isinstance(left, (syntax.BinOp, syntax.Compare, syntax.BoolOp, syntax.IfExpr, syntax.Index)):
+    while isinstance(left, (syntax.BinOp, syntax.IfExpr, syntax.Index)):
         left = left.then if isinstance(left, syntax.IfExpr) else (
             left.target if isinstance(left, syntax.Index) else left.left)
     return "{" + expr_text(e) + "}" if isinstance(left, syntax.ListLit) else expr_text(e)

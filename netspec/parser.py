@@ -219,18 +219,16 @@ class ToAst(Transformer):
         literal = self.int(None, [tok]) if tok.type == "INT" else self.float(None, [tok])
         return syntax.Neg(literal, _loc(meta))
 
-    def compare(self, meta, items):
-        left, op, right = items
-        return syntax.Compare(str(op), left, right, _loc(meta))
+    compare = binop
 
     def or_(self, meta, items):
-        return syntax.BoolOp("or", items[0], items[1], _loc(meta))
+        return syntax.BinOp("or", items[0], items[1], _loc(meta))
 
     def and_(self, meta, items):
-        return syntax.BoolOp("and", items[0], items[1], _loc(meta))
+        return syntax.BinOp("and", items[0], items[1], _loc(meta))
 
     def not_(self, meta, items):
-        return syntax.Not(items[0], _loc(meta))
+        return syntax.Neg(items[0], _loc(meta), "not")
 
     def ifelse(self, meta, items):
         return syntax.IfExpr(items[0], items[1], items[2], _loc(meta))

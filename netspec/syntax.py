@@ -49,7 +49,7 @@ class ShapeLit:
 
 @dataclass(frozen=True)
 class BinOp:
-    op: str  # + - * / // % **
+    op: str  # + - * / // % **, the comparisons == != < <= > >=, and / or
     left: "Expr"
     right: "Expr"
     loc: Loc
@@ -57,36 +57,17 @@ class BinOp:
 
 @dataclass(frozen=True)
 class Neg:
+    """`-x`, or `not c` (op "not")."""
+
     operand: "Expr"
     loc: Loc
+    op: str = "-"
 
 
 @dataclass(frozen=True)
 class Call:
     fn: str
     args: tuple["Expr", ...]
-    loc: Loc
-
-
-@dataclass(frozen=True)
-class Compare:
-    op: str  # == != < <= > >=
-    left: "Expr"
-    right: "Expr"
-    loc: Loc
-
-
-@dataclass(frozen=True)
-class BoolOp:
-    op: str  # and, or
-    left: "Expr"
-    right: "Expr"
-    loc: Loc
-
-
-@dataclass(frozen=True)
-class Not:
-    operand: "Expr"
     loc: Loc
 
 
@@ -113,7 +94,7 @@ class ListLit:
     loc: Loc
 
 
-Expr = Union[Num, Str, Name, ShapeLit, BinOp, Neg, Call, Compare, BoolOp, Not, IfExpr, Index, ListLit]
+Expr = Union[Num, Str, Name, ShapeLit, BinOp, Neg, Call, IfExpr, Index, ListLit]
 
 
 # ---------------------------------------------------------------- body items
