@@ -165,3 +165,15 @@ def test_new_constructs_format_back():
     assert "fc-{(2 if true else 3) + 1}" in once
     assert format_text(once) == once
     assert netspec.parse(once).spec_hash == netspec.parse(text).spec_hash
+
+
+def test_repeats_are_recorded_only_for_alike_copies():
+    alike = netspec.parse("network t\ninput 4x8x8\n[conv3-8 relu]x3 gap fc-2\n")
+    assert [(r.start, r.stop, r.count) for r in alike.body.repeats] == [(0, 6, 3)]
+    # `in` is 4 in the first copy and 8 in the second: the `if` takes two ways, the copies differ
+    differ = netspec.parse("network t\ninput 4x8x8\n[if in == 4 { conv3-8 } else { conv3-8 relu }]x2 gap fc-2\n")
+    assert [n.kind for n in differ.body.children[:3]] == ["conv", "conv", "activation"]
+    assert differ.body.repeats == ()
+    # a for loop's iterations are not claimed as a repeat either
+    looped = netspec.parse("network t\ninput 4x8x8\nfor i in range(3) { conv3-8 relu } gap fc-2\n")
+    assert looped.body.repeats == () and len(looped.body.children) == 9  # 3 x 2, gap, flatten, fc

@@ -25,10 +25,15 @@ def repeat(el, item: syntax.Repeat, shape, scope: Scope, label, followed_by_bn, 
         raise error("label the layers inside a repeat, or put the repeat in a labelled group: "
                     "stage1: { [block]x3 }", span_of(item.loc, scope.filename), code="syntax")
     nodes = Nodes()
+    copies = set()
     for _ in range(times):
         new, shape = el.body(item.body.items, shape, scope)
+        copies.add(tuple(n.kind for top in new for n in ir.walk(top)))
         nodes.append_all(new)
-    nodes.repeats.append(ir.RepeatSpan.model_construct(start=0, stop=len(nodes), count=times))
+    # N copies of one body, unless an `if` in it chose differently in some copy (`in` changes from one
+    # to the next): then the copies are not alike, and the graph must not draw them as one box
+    if len(copies) <= 1:
+        nodes.repeats.append(ir.RepeatSpan.model_construct(start=0, stop=len(nodes), count=times))
     return nodes, shape
 
 
