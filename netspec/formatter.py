@@ -220,9 +220,11 @@ class _Printer:
             self.emit(indent, prefix + self.inline(item), loc.line, loc.end_line)
             return
         if isinstance(item, syntax.IfElement):
+            line = loc.line  # where each `} else {` stands: the line after the previous body (as written)
             for i, (head, b) in enumerate(_if_chain(item)):
-                self.emit(indent, (prefix if i == 0 else "} ") + head + " {", b.loc.line if b.loc else loc.line)
+                self.emit(indent, (prefix if i == 0 else "} ") + head + " {", line)
                 self.body(b, indent + 1)
+                line = b.loc.end_line + 1 if b.loc else line + 1
             self.emit(indent, "}", loc.end_line)
             return
         if isinstance(item, syntax.Repeat):

@@ -157,3 +157,14 @@ def test_generated_specs_round_trip(spec):
     assert same_network(net, netspec.parse(once))
     flat = netspec.parse(format_network(net))
     assert flat.spec_hash == net.spec_hash
+
+
+def test_if_and_for_keep_their_lines_and_comments():
+    text = ("network t(d=[1, 2], se=true)\ninput 3x16x16\nblock b(c, s=1) {\n  if s == 1 and in == c {\n"
+            "    # identity shortcut\n    residual { conv3-{c} bn relu }\n  } else if se {\n"
+            "    conv3-{c}/{s} bn relu  # strided\n  } else {\n  }\n}\nfor i in range(len(d)) {\n"
+            "  b(8 * (i + 1), s=2 if i > 0 else 1)\n}\nmaxpool(kernel=2, stride=2) gap fc-2\n")
+    assert format_text(text) == text
+    net = netspec.parse(text)
+    assert netspec.parse(format_network(net)).spec_hash == net.spec_hash
+    assert net.params == {"d": [1, 2], "se": True}
