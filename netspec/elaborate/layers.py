@@ -257,6 +257,8 @@ def _suggestion(el, item: syntax.Layer, shape, scope: Scope, followed_by_bn) -> 
 
     from ..formatter import body_text
 
+    if getattr(el, "sandboxed", False):  # a candidate being tried: its own mistakes only reject it
+        return None
     words = known_words() + list(el.blocks)
     close = difflib.get_close_matches(item.op, words, n=4, cutoff=0.6)
     base = item.op.rstrip("0123456789x")  # `deconv2`: the word without its kernel digits, kept for the candidate
@@ -267,7 +269,7 @@ def _suggestion(el, item: syntax.Layer, shape, scope: Scope, followed_by_bn) -> 
     for word in dict.fromkeys(close):
         candidate = syntax.Layer(word, item.dash, item.slash, item.args, item.loc, item.kernel)
         sandbox = copy.copy(el)
-        sandbox.errors, sandbox.saved, sandbox.sides = [], dict(el.saved), set(el.sides)
+        sandbox.errors, sandbox.saved, sandbox.sides, sandbox.sandboxed = [], dict(el.saved), set(el.sides), True
         sandbox.constraints = copy.deepcopy(el.constraints)
         trial = Scope(scope.path, scope.env, scope.defaults, scope.filename, set(scope.used), dict(scope.counters),
                       apply_defaults=scope.apply_defaults)
