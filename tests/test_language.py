@@ -177,3 +177,10 @@ def test_repeats_are_recorded_only_for_alike_copies():
     # a for loop's iterations are not claimed as a repeat either
     looped = netspec.parse("network t\ninput 4x8x8\nfor i in range(3) { conv3-8 relu } gap fc-2\n")
     assert looped.body.repeats == () and len(looped.body.children) == 9  # 3 x 2, gap, flatten, fc
+
+
+def test_a_brace_glued_to_a_layer_without_a_kernel_says_to_add_a_space():
+    with pytest.raises(netspec.SpecError) as err:
+        netspec.parse("network t\ninput 3x8x8\nblock b { relu }\nb{3} relu{conv3-8}\ngap fc-2\n")
+    assert [d.message for d in err.value.diagnostics] == ["`b` takes no kernel size", "`relu` takes no kernel size"]
+    assert "relu { ... }" in err.value.diagnostics[1].help

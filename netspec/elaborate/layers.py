@@ -114,11 +114,15 @@ class Args:
 
 def layer(el, item: syntax.Layer, shape, scope: Scope, label, followed_by_bn, tail=False):
     """A layer word: a block call, or a built-in op from the registry."""
+    known = lookup(item.op)
+    if item.kernel is not None and (item.op in el.blocks or (known is not None and not known[0].kernel_in_name)):
+        raise error(f"`{_short(item.op)}` takes no kernel size", span_of(item.kernel.loc, scope.filename),
+                    code="arguments", help=f"a group after a layer is set apart by a space: {_short(item.op)} {{ ... }}")
     if item.op in el.blocks:
         from .blocks import call_block
 
         return call_block(el, item, shape, scope, label, tail)
-    found = lookup(item.op)
+    found = known
     if found is None:
         where = span_of(item.loc, scope.filename)
         fixed = _suggestion(el, item, shape, scope, followed_by_bn) if len(item.op) <= 40 else None
@@ -140,11 +144,8 @@ def builtin(el, op: Op, kernel, bound, item: syntax.Layer, shape, scope: Scope, 
     if op.example is not None and item.dash is None:
         raise error(f"`{item.op}` needs its {op.dash}: write e.g. {op.example}", where, code="arguments")
     if item.kernel is not None:
-        kernel_at = span_of(item.kernel.loc, scope.filename)
-        if not op.kernel_in_name:
-            raise error(f"`{op.name}` takes no kernel size", kernel_at, code="arguments")
-        if kernel is not None or "kernel" in bound:
-            raise error("the kernel size is given twice", kernel_at, code="arguments")
+        if kernel is not None or "kernel" in bound:  # (a layer that takes none was refused by `layer`)
+            raise error("the kernel size is given twice", span_of(item.kernel.loc, scope.filename), code="arguments")
         kernel = as_pair(evaluate(item.kernel, scope.env, scope.filename), item.kernel.loc, scope, "the kernel size")
     if op.kernel_in_name and kernel is None and "kernel" in bound:
         kernel = as_pair(bound["kernel"][0], bound["kernel"][1], scope, "the kernel size")
