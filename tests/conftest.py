@@ -13,6 +13,9 @@ import pytest
 # process (measured: two trainings side by side 283 s each, 35 s with PASSIVE). Set before
 # any test imports torch; `netspec train` sets it for itself.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# The Triton backend's tests run its kernels on the CPU under Triton's interpreter, which can only be
+# switched on before triton is first imported (see backends/triton/loader.py): so here, before any test.
+os.environ.setdefault("TRITON_INTERPRET", "1")
 
 TESTS = Path(__file__).parent
 SPECS = TESTS / "specs"
