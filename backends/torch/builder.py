@@ -22,7 +22,7 @@ from torch import nn
 from netspec import ir
 from netspec.lower import Graph
 from .lowering import has_module, is_leaf, module_call
-from .modules import Block, Network
+from .modules import Block, LayerScale, Network
 from .program import Bounds, InPlace, Scope, block_program, check_supported, instructions, lower_with_bounds
 
 def relative_name(scope: str, path: str) -> str:
@@ -166,7 +166,7 @@ def init_weights(model: nn.Module, generator: torch.Generator | None = None, ski
                     nn.init.zeros_(m.bias)
             if skip:
                 continue
-            if isinstance(m, nn.Conv2d):
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu", generator=generator)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
@@ -174,7 +174,10 @@ def init_weights(model: nn.Module, generator: torch.Generator | None = None, ski
                 nn.init.normal_(m.weight, 0, 0.01, generator=generator)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.PReLU):
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, (nn.PReLU, LayerScale)):
                 nn.init.constant_(m.weight, m.init)
         if zero_init_residual and not skip and isinstance(model, Network):
             # Goyal et al. 2017: each residual block starts as the identity.
