@@ -242,3 +242,39 @@ def test_deconv_receptive_field_divides_the_stride_and_adds_the_inputs_it_mixes(
 def test_deconv_refuses_an_output_padding_as_large_as_the_stride():
     with pytest.raises(netspec.SpecError, match=r"output padding \(2\) must be smaller than the stride"):
         parse("deconv2-8/2(output_pad=2)")
+
+
+# ---------------------------------------------------------------- split
+
+
+def test_split_feeds_each_branch_its_share_of_the_channels_and_concatenates():
+    net = parse("split { identity | conv1-4 relu }", input="8x5x5")
+    assert tuple(net.output_shape) == (8, 5, 5)
+    slices = [n for n in netspec.ir.layers(net.body) if n.kind == "channel_slice"]
+    assert [(s.start, s.stop) for s in slices] == [(0, 4), (4, 8)]
+    assert only(net, "conv").in_channels == 4  # the branch runs on its half
+    assert analyze(net).total.params == 4 * 4 + 4  # the 1x1 conv on 4 channels, and its bias
+    model = build(net, seed=0).eval()
+    conv = nn.Conv2d(4, 4, 1)
+    load_weights(model, conv.state_dict())
+    x = torch.randn(2, 8, 5, 5)
+    left, right = x.chunk(2, dim=1)  # torchvision's ShuffleNet V2 unit at stride 1
+    expected = torch.cat((left, torch.relu(conv(right))), 1)
+    assert torch.allclose(model(x), expected, atol=1e-6)
+    assert torch.allclose(run_generated(net, x, model.state_dict()), expected, atol=1e-6)
+    assert torch.equal(x, torch.cat((left, right), 1))  # the input was not overwritten through the view
+    round_trips(net)
+
+
+def test_split_needs_channels_divisible_by_its_branches():
+    with pytest.raises(netspec.SpecError, match=r"`split` into 3 branches needs channels divisible by 3"):
+        parse("split { identity | identity | relu }", input="8x5x5")
+
+
+def test_channels_picks_a_range_by_hand():
+    net = parse("channels(2, 5)", input="8x5x5")
+    assert tuple(net.output_shape) == (3, 5, 5)
+    x = torch.randn(1, 8, 5, 5)
+    assert torch.equal(build(net, seed=0).eval()(x), x[:, 2:5])
+    with pytest.raises(netspec.SpecError, match=r"channels\(5, 9\) must pick a non-empty range"):
+        parse("channels(5, 9)", input="8x5x5")

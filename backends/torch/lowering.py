@@ -232,6 +232,11 @@ def drop_path(node: ir.DropPath) -> ModuleCall:
     return ModuleCall("DropPath", (Arg(None, node.p, hint="p"),))
 
 
+@register(ir.ChannelSlice, fresh=False)  # a view of its input: never overwritten in place
+def channel_slice(node: ir.ChannelSlice) -> ModuleCall:
+    return ModuleCall("ChannelSlice", (Arg(None, node.start, hint="start"), Arg(None, node.stop, hint="stop")))
+
+
 @register(ir.ChannelShuffle)
 def shuffle(node: ir.ChannelShuffle) -> ModuleCall:
     return ModuleCall("nn.ChannelShuffle", (Arg(None, node.groups, hint="groups"),))

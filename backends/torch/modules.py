@@ -52,6 +52,20 @@ class Merge(nn.Module):
         return f"mode={self.mode!r}"
 
 
+class ChannelSlice(nn.Module):
+    """The channels [start, stop) of the input: a view, as `split` gives each branch its share."""
+
+    def __init__(self, start: int, stop: int):
+        super().__init__()
+        self.start, self.stop = start, stop
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, self.start:self.stop]
+
+    def extra_repr(self) -> str:
+        return f"start={self.start}, stop={self.stop}"
+
+
 class LayerNorm2d(nn.LayerNorm):
     """Layer norm over the channels of each pixel (ConvNeXt's): channels moved last and back."""
 
