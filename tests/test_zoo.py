@@ -185,6 +185,7 @@ FIGURES: dict[str, Figure] = {
     "wide_resnet50_2": torchvision(68_883_240, "11.398"),
     "regnet_x_400mf": torchvision(5_495_976, "0.414"),
     "mnasnet1_0": torchvision(4_383_312, "0.314"),
+    "shufflenet_v2_x1_0": torchvision(2_278_604, "0.14"),
     "darknet19": Figure(DARKNET19, DARKNET19_MACS, "3x224x224", "1000", source="Table 6 by hand"),
     "se_resnet50": Figure(25_557_032 + SE_PARAMS, 4_089_184_256 + SE_MACS, "3x224x224", "1000",
                           source="ResNet-50 + SE gates by hand"),
@@ -594,6 +595,15 @@ def test_mobilenet_v2_width_rounds_to_multiples_of_8():
 def test_mnasnet_width_gives_torchvisions_other_mnasnets(width, params, macs):
     # torchvision's mnasnet0_5, mnasnet0_75, mnasnet1_3 (meta["num_params"], meta["_ops"])
     a = analyze(netspec.load("mnasnet1_0", params={"width": width}))
+    assert a.trainable_params == params
+    assert matches_published(a.macs, macs)
+
+
+@pytest.mark.parametrize("width, params, macs", [(0.5, 1_366_792, "0.04"), (1.5, 3_503_624, "0.3"),
+                                                 (2.0, 7_393_996, "0.58")])
+def test_shufflenet_width_gives_torchvisions_other_shufflenets(width, params, macs):
+    # torchvision's shufflenet_v2_x0_5, _x1_5, _x2_0 (meta["num_params"], meta["_ops"])
+    a = analyze(netspec.load("shufflenet_v2_x1_0", params={"width": width}))
     assert a.trainable_params == params
     assert matches_published(a.macs, macs)
 

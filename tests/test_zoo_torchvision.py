@@ -46,7 +46,7 @@ CASES = {
         "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
         "densenet121", "densenet169", "densenet201", "densenet161", "mobilenet_v2", "squeezenet1_0",
         "squeezenet1_1", "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2", "regnet_x_400mf",
-        "mnasnet1_0")},
+        "mnasnet1_0", "shufflenet_v2_x1_0")},
     "googlenet": ("googlenet", {}, lambda: tv.models.googlenet(**AUX)),
     "inception_v3": ("inception_v3", {}, lambda: tv.models.inception_v3(**AUX)),
     "densenet264": ("densenet264", {}, densenet(32, (6, 12, 64, 48), 64)),
@@ -54,6 +54,8 @@ CASES = {
     "resnext101_64x4d": ("resnext101_32x8d", {"groups": 64, "width": 4}, lambda: tv.models.resnext101_64x4d()),
     "mnasnet0_5": ("mnasnet1_0", {"width": 0.5}, lambda: tv.models.mnasnet0_5()),
     "mnasnet1_3": ("mnasnet1_0", {"width": 1.3}, lambda: tv.models.mnasnet1_3()),
+    **{f"shufflenet_v2_x{w}": ("shufflenet_v2_x1_0", {"width": float(w.replace("_", "."))},
+                                (lambda w=w: getattr(tv.models, f"shufflenet_v2_x{w}")())) for w in ("0_5", "1_5", "2_0")},
     "mobilenet_v2_0.5": ("mobilenet_v2", {"width": 0.5}, lambda: tv.models.mobilenet_v2(width_mult=0.5)),
     "densenet121_k12": ("densenet121", {"k": 12}, densenet(12, (6, 12, 24, 16), 24)),
     "resnet18_10": ("resnet18", {"num_classes": 10}, lambda: tv.models.resnet18(num_classes=10)),
@@ -91,6 +93,14 @@ def tensor_shapes(node) -> list[tuple]:
             out += [(n.num_features,)] * 4  # weight, bias, running_mean, running_var
         elif n.kind == "activation" and n.fn == "prelu":
             out.append((n.num_parameters,))
+        elif n.kind == "deconv":
+            kh, kw = n.kernel
+            out.append((n.in_channels, n.out_channels // n.groups, kh, kw))
+            out += [(n.out_channels,)] if n.bias else []
+        elif n.kind == "layernorm":
+            out += [(n.num_features,)] * 2  # weight, bias
+        elif n.kind == "layer_scale":
+            out.append((n.channels, 1, 1) if len(n.in_shape) == 3 else (n.channels,))
     return out
 
 
