@@ -37,6 +37,7 @@ COUNTERPARTS = {
     "regnet_x_400mf": ({}, "3x64x64"),
     "mnasnet1_0": ({}, "3x64x64"),
     "shufflenet_v2_x1_0": ({}, "3x64x64"),
+    "mobilenet_v3_large": ({}, "3x64x64"), "mobilenet_v3_small": ({}, "3x64x64"),
 }
 ZOO = {p.stem for p in Path(zoo_dir()).glob("*.net")}
 NAMES = [n for n in COUNTERPARTS if n in ZOO]

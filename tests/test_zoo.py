@@ -186,6 +186,8 @@ FIGURES: dict[str, Figure] = {
     "regnet_x_400mf": torchvision(5_495_976, "0.414"),
     "mnasnet1_0": torchvision(4_383_312, "0.314"),
     "shufflenet_v2_x1_0": torchvision(2_278_604, "0.14"),
+    "mobilenet_v3_large": torchvision(5_483_032, "0.22"),
+    "mobilenet_v3_small": torchvision(2_542_856, "0.06"),
     "darknet19": Figure(DARKNET19, DARKNET19_MACS, "3x224x224", "1000", source="Table 6 by hand"),
     "se_resnet50": Figure(25_557_032 + SE_PARAMS, 4_089_184_256 + SE_MACS, "3x224x224", "1000",
                           source="ResNet-50 + SE gates by hand"),
