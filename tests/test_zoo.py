@@ -135,9 +135,10 @@ class Figure:
 TV = "torchvision meta"
 
 
-def torchvision(params: int, ops: str) -> Figure:
-    """An ImageNet classifier at 224x224 with torchvision's meta["num_params"] and meta["_ops"]."""
-    return Figure(params, ops, "3x224x224", "1000", source=TV)
+def torchvision(params: int, ops: str, input: str = "3x224x224") -> Figure:
+    """An ImageNet classifier (at 224x224 unless its crop differs) with torchvision's meta["num_params"] and
+    meta["_ops"]."""
+    return Figure(params, ops, input, "1000", source=TV)
 
 
 FIGURES: dict[str, Figure] = {
@@ -188,6 +189,14 @@ FIGURES: dict[str, Figure] = {
     "shufflenet_v2_x1_0": torchvision(2_278_604, "0.14"),
     "mobilenet_v3_large": torchvision(5_483_032, "0.22"),
     "mobilenet_v3_small": torchvision(2_542_856, "0.06"),
+    "efficientnet_b0": torchvision(5_288_548, "0.39", "3x224x224"),
+    "efficientnet_b1": torchvision(7_794_184, "0.69", "3x240x240"),
+    "efficientnet_b2": torchvision(9_109_994, "1.09", "3x288x288"),
+    "efficientnet_b3": torchvision(12_233_232, "1.83", "3x300x300"),
+    "efficientnet_b4": torchvision(19_341_616, "4.39", "3x380x380"),
+    "efficientnet_b5": torchvision(30_389_784, "10.27", "3x456x456"),
+    "efficientnet_b6": torchvision(43_040_704, "19.07", "3x528x528"),
+    "efficientnet_b7": torchvision(66_347_960, "37.75", "3x600x600"),
     "darknet19": Figure(DARKNET19, DARKNET19_MACS, "3x224x224", "1000", source="Table 6 by hand"),
     "se_resnet50": Figure(25_557_032 + SE_PARAMS, 4_089_184_256 + SE_MACS, "3x224x224", "1000",
                           source="ResNet-50 + SE gates by hand"),

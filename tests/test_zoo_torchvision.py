@@ -46,7 +46,8 @@ CASES = {
         "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
         "densenet121", "densenet169", "densenet201", "densenet161", "mobilenet_v2", "squeezenet1_0",
         "squeezenet1_1", "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2", "regnet_x_400mf",
-        "mnasnet1_0", "shufflenet_v2_x1_0", "mobilenet_v3_large", "mobilenet_v3_small")},
+        "mnasnet1_0", "shufflenet_v2_x1_0", "mobilenet_v3_large", "mobilenet_v3_small",
+        *(f"efficientnet_b{i}" for i in range(8)))},
     "mobilenet_v3_large_0.75": ("mobilenet_v3_large", {"width": 0.75},
                                 lambda: tv.models.mobilenet_v3_large(width_mult=0.75)),
     "googlenet": ("googlenet", {}, lambda: tv.models.googlenet(**AUX)),
@@ -177,3 +178,17 @@ def test_bn_eps_and_ceil_mode_follow_torchvision():
     ceil_ours = [n.ceil_mode for n in walk(net.body) if n.kind == "pool" and n.mode == "max"]
     ceil_theirs = [m.ceil_mode for m in ref.modules() if isinstance(m, torch.nn.MaxPool2d)]
     assert sorted(ceil_ours) == sorted(ceil_theirs) and all(ceil_ours)
+
+
+@pytest.mark.parametrize("name", ["efficientnet_b0", "efficientnet_b4", "efficientnet_b7"])
+def test_stochastic_depth_probabilities_follow_torchvision(name):
+    # torchvision raises p linearly with the block's index over all blocks: its StochasticDepth
+    # modules, in order, against the spec's drop_path layers (its non-residual blocks keep one unused)
+    from torchvision.ops import StochasticDepth
+
+    reference = build_meta(lambda: getattr(tv.models, name)())
+    theirs = [m.p for m in reference.modules() if isinstance(m, StochasticDepth)]
+    blocks = [m for m in reference.features.modules() if type(m).__name__ == "MBConv"]
+    used = [b.stochastic_depth.p for b in blocks if b.use_res_connect]
+    ours = [n.p for n in layers(netspec.load(ZOO / f"{name}.net").body) if n.kind == "drop_path"]
+    assert len(theirs) == len(blocks) and ours == used and max(theirs) < 0.2
