@@ -278,3 +278,13 @@ def test_channels_picks_a_range_by_hand():
     assert torch.equal(build(net, seed=0).eval()(x), x[:, 2:5])
     with pytest.raises(netspec.SpecError, match=r"channels\(5, 9\) must pick a non-empty range"):
         parse("channels(5, 9)", input="8x5x5")
+
+
+def test_a_linear_layers_weights_import_into_a_1x1_conv():
+    # ConvNeXt's nn.Linear on channels-last maps is the spec's conv1: (out, in) fills (out, in, 1, 1)
+    net = parse("conv1-4", input="8x3x3")
+    model = build(net, seed=0).eval()
+    linear = nn.Linear(8, 4)
+    load_weights(model, linear.state_dict())
+    x = torch.randn(2, 8, 3, 3)
+    assert torch.allclose(model(x), linear(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2), atol=1e-6)

@@ -189,6 +189,7 @@ FIGURES: dict[str, Figure] = {
     "shufflenet_v2_x1_0": torchvision(2_278_604, "0.14"),
     "mobilenet_v3_large": torchvision(5_483_032, "0.22"),
     "mobilenet_v3_small": torchvision(2_542_856, "0.06"),
+    "convnext_tiny": torchvision(28_589_128, "4.456"),
     "efficientnet_b0": torchvision(5_288_548, "0.39", "3x224x224"),
     "efficientnet_b1": torchvision(7_794_184, "0.69", "3x240x240"),
     "efficientnet_b2": torchvision(9_109_994, "1.09", "3x288x288"),
@@ -615,6 +616,18 @@ def test_mnasnet_width_gives_torchvisions_other_mnasnets(width, params, macs):
 def test_shufflenet_width_gives_torchvisions_other_shufflenets(width, params, macs):
     # torchvision's shufflenet_v2_x0_5, _x1_5, _x2_0 (meta["num_params"], meta["_ops"])
     a = analyze(netspec.load("shufflenet_v2_x1_0", params={"width": width}))
+    assert a.trainable_params == params
+    assert matches_published(a.macs, macs)
+
+
+@pytest.mark.parametrize("overrides, params, macs", [
+    ({"depths": [3, 3, 27, 3], "sd": 0.4}, 50_223_688, "8.684"),
+    ({"depths": [3, 3, 27, 3], "widths": [128, 256, 512, 1024], "sd": 0.5}, 88_591_464, "15.355"),
+    ({"depths": [3, 3, 27, 3], "widths": [192, 384, 768, 1536], "sd": 0.5}, 197_767_336, "34.361"),
+])
+def test_convnext_parameters_give_torchvisions_small_base_large(overrides, params, macs):
+    # torchvision's convnext_small, _base, _large (meta["num_params"], meta["_ops"])
+    a = analyze(netspec.load("convnext_tiny", params=overrides))
     assert a.trainable_params == params
     assert matches_published(a.macs, macs)
 

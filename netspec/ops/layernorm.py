@@ -30,5 +30,7 @@ def cost(n) -> Cost:
 
 
 register_op(Op("layernorm", layernorm, params(eps=1e-6), aliases=("ln",)))
+# nonlinear, as LRN: dividing by each pixel's own standard deviation is no affine map (a batch norm
+# at inference is one), so two convs with a layer norm between are not one linear layer
 register_kind(Kind(LayerNorm, cost, lambda n: "layernorm", lambda n: f"layernorm(eps={number(n.eps)})",
-                   fresh=True, weighted=True))
+                   fresh=True, weighted=True, nonlinear=True))
