@@ -185,6 +185,7 @@ FIGURES: dict[str, Figure] = {
     "resnext101_32x8d": torchvision(88_791_336, "16.414"),
     "wide_resnet50_2": torchvision(68_883_240, "11.398"),
     "regnet_x_400mf": torchvision(5_495_976, "0.414"),
+    "regnet_y_400mf": torchvision(4_344_144, "0.402"),
     "mnasnet1_0": torchvision(4_383_312, "0.314"),
     "shufflenet_v2_x1_0": torchvision(2_278_604, "0.14"),
     "mobilenet_v3_large": torchvision(5_483_032, "0.22"),
@@ -464,17 +465,22 @@ def regnet_stages(depth: int, w_0: float, w_a: float, w_m: float, group_width: i
     return out
 
 
-def test_regnet_x_400mf_stage_table(loaded):
-    net, _ = loaded("regnet_x_400mf")
+@pytest.mark.parametrize("name, parameters, table", [
     # torchvision's regnet_x_400mf: depth 22, w_0 = 24, w_a = 24.48, w_m = 2.54, group width 16
-    table = regnet_stages(22, 24, 24.48, 2.54, 16)
-    assert table == [(32, 1), (64, 2), (160, 7), (400, 12)]
+    ("regnet_x_400mf", (22, 24, 24.48, 2.54, 16), [(32, 1), (64, 2), (160, 7), (400, 12)]),
+    # regnet_y_400mf: depth 16, w_0 = 48, w_a = 27.89, w_m = 2.09, group width 8
+    ("regnet_y_400mf", (16, 48, 27.89, 2.09, 8), [(48, 1), (104, 3), (208, 6), (440, 6)]),
+])
+def test_regnet_stage_table(name, parameters, table, loaded):
+    net, _ = loaded(name)
+    assert regnet_stages(*parameters) == table
+    g = parameters[-1]
     assert node(net, "stem").out_shape == (32, 112, 112)
-    for i, ((width, blocks), size) in enumerate(zip(table, (56, 28, 14, 7)), start=1):
-        stage = node(net, f"trunk_output.block{i}")
-        assert stage.out_shape == (width, size, size)
-        grouped = [n for n in walk(stage) if n.kind == "conv" and n.kernel == (3, 3)]
-        assert len(grouped) == blocks and all(n.groups == width // 16 for n in grouped)
+    # the spec derives its blocks from the same four parameters: one grouped 3x3 conv per block
+    grouped = [n for n in walk(net.body) if n.kind == "conv" and n.kernel == (3, 3) and n.groups > 1]
+    assert [(n.out_channels, n.groups, n.stride[0]) for n in grouped] == [
+        (width, width // g, 2 if i == 0 else 1) for width, blocks in table for i in range(blocks)]
+    assert [n.out_shape[1] for n in grouped if n.stride[0] == 2] == [56, 28, 14, 7]
 
 
 def test_darknet19_table_6(loaded):

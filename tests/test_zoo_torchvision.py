@@ -46,7 +46,7 @@ CASES = {
         "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
         "densenet121", "densenet169", "densenet201", "densenet161", "mobilenet_v2", "squeezenet1_0",
         "squeezenet1_1", "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2", "regnet_x_400mf",
-        "mnasnet1_0", "shufflenet_v2_x1_0", "mobilenet_v3_large", "mobilenet_v3_small",
+        "mnasnet1_0", "regnet_y_400mf", "shufflenet_v2_x1_0", "mobilenet_v3_large", "mobilenet_v3_small",
         *(f"efficientnet_b{i}" for i in range(8)))},
     "mobilenet_v3_large_0.75": ("mobilenet_v3_large", {"width": 0.75},
                                 lambda: tv.models.mobilenet_v3_large(width_mult=0.75)),
@@ -74,12 +74,12 @@ CASES = {
 # matcher pairs the projections out of order, tests/test_torch_torchvision.py checks the logits).
 # torchvision's ConvNeXt blocks hold their layer scale as the block's own parameter, so it comes
 # before the block's layers in the state_dict; the spec's layer_scale layer stands where it acts.
-DEFINED_FIRST = {"regnet_x_400mf", "convnext_tiny"}
+DEFINED_FIRST = {"regnet_x_400mf", "regnet_y_400mf", "convnext_tiny"}
 
 
 # torchvision computes RegNet's stage table with tensors, which the meta device cannot read
 # back: that model is built on the CPU (5.5 M parameters).
-ON_CPU = {"regnet_x_400mf"}
+ON_CPU = {"regnet_x_400mf", "regnet_y_400mf"}
 
 
 def build_meta(make, device="meta"):
