@@ -268,6 +268,7 @@ def layers(node: NodeBase) -> Iterator[NodeBase]:
 from .ops import registry as _registry  # noqa: E402
 from .ops.activation import Activation, ActivationFn  # noqa: E402
 from .ops.channels import ChannelSlice  # noqa: E402
+from .ops.crop import Crop  # noqa: E402
 from .ops.conv import Conv, FoldedConv, FusedConv  # noqa: E402
 from .ops.deconv import Deconv  # noqa: E402
 from .ops.drop_path import DropPath  # noqa: E402

@@ -288,3 +288,31 @@ def test_a_linear_layers_weights_import_into_a_1x1_conv():
     load_weights(model, linear.state_dict())
     x = torch.randn(2, 8, 3, 3)
     assert torch.allclose(model(x), linear(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2), atol=1e-6)
+
+
+# ---------------------------------------------------------------- crop
+
+
+def test_crop_takes_the_centre_of_the_map():
+    net = parse("crop(2)", input="3x9x9")
+    assert tuple(net.output_shape) == (3, 5, 5)
+    x = torch.randn(1, 3, 9, 9)
+    assert torch.equal(build(net, seed=0).eval()(x), x[:, :, 2:7, 2:7])
+    net = parse("crop(1, 3)", input="3x9x9")
+    assert tuple(net.output_shape) == (3, 7, 3)
+    assert torch.equal(run_generated(net, x, {}), x[:, :, 1:8, 3:6])
+    round_trips(net)
+    with pytest.raises(netspec.SpecError, match=r"crop\(5, 5\) would leave nothing"):
+        parse("crop(5)", input="3x9x9")
+
+
+def test_unet_copy_and_crop_joins_the_cropped_copy_first():
+    # a level of the paper's U-Net, by hand: the copy cropped to the up-convolved map's size, then it
+    net = parse("conv3-4(pad=0) relu concat { crop(2) | maxpool2 conv3-8(pad=0) relu deconv2-4/2 }", input="1x14x14")
+    assert tuple(net.output_shape) == (8, 8, 8)
+    model = build(net, seed=0).eval()
+    x = torch.randn(1, 1, 14, 14)
+    convs = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    a = torch.relu(convs[0](x))
+    b = convs[2](torch.relu(convs[1](nn.functional.max_pool2d(a, 2))))
+    assert torch.allclose(model(x), torch.cat((a[:, :, 2:10, 2:10], b), 1), atol=1e-6)

@@ -85,6 +85,35 @@ NIN_MACS = (conv_macs(3, 96, 11, 54) + 2 * conv_macs(96, 96, 1, 54) + conv_macs(
             + 2 * conv_macs(256, 256, 1, 26) + conv_macs(256, 384, 3, 12) + 2 * conv_macs(384, 384, 1, 12)
             + conv_macs(384, 1000, 3, 5) + 2 * conv_macs(1000, 1000, 1, 5))
 
+def unet(size: int, valid: bool) -> tuple[int, int, int]:
+    """U-Net (Ronneberger et al. 2015, Figure 1): (parameters, MACs, output size) for a size x size input of
+    one channel and 2 classes. Each 3x3 conv takes 2 pixels off the map when unpadded; a 2x2 up-convolution
+    multiplies every input element into a 2x2 window of each of its filters."""
+    params = macs = 0
+    cin = 1
+    for level, c in enumerate((64, 128, 256, 512, 1024)):
+        for _ in range(2):
+            size -= 2 if valid else 0
+            params += conv(cin, c, 3)
+            macs += conv_macs(cin, c, 3, size)
+            cin = c
+        if c != 1024:
+            size //= 2
+    for c in (512, 256, 128, 64):
+        params += cin * c * 4 + c  # the up-convolution
+        macs += size * size * cin * c * 4
+        size *= 2
+        cin = 2 * c  # the (cropped) copy and the up-convolved map
+        for _ in range(2):
+            size -= 2 if valid else 0
+            params += conv(cin, c, 3)
+            macs += conv_macs(cin, c, 3, size)
+            cin = c
+    return params + conv(64, 2, 1), macs + conv_macs(64, 2, 1, size), size
+
+
+UNET, UNET_MACS, UNET_OUT = unet(572, valid=True)
+UNET_SAME, UNET_SAME_MACS, UNET_SAME_OUT = unet(512, valid=False)
 LENET5_MACS = conv_macs(1, 6, 5, 28) + conv_macs(6, 16, 5, 10) + 400 * 120 + 120 * 84 + 84 * 10
 KERAS_MNIST_MACS = (conv_macs(1, 32, 3, 26) + conv_macs(32, 64, 3, 11) + conv_macs(64, 64, 3, 3)
                     + 576 * 64 + 64 * 10)
@@ -202,6 +231,9 @@ FIGURES: dict[str, Figure] = {
     "darknet19": Figure(DARKNET19, DARKNET19_MACS, "3x224x224", "1000", source="Table 6 by hand"),
     "se_resnet50": Figure(25_557_032 + SE_PARAMS, 4_089_184_256 + SE_MACS, "3x224x224", "1000",
                           source="ResNet-50 + SE gates by hand"),
+    "unet": Figure(UNET, UNET_MACS, "1x572x572", f"2x{UNET_OUT}x{UNET_OUT}", source="Figure 1 by hand"),
+    "unet_same": Figure(UNET_SAME, UNET_SAME_MACS, "1x512x512", f"2x{UNET_SAME_OUT}x{UNET_SAME_OUT}",
+                        source="Figure 1 by hand, padded"),
     "keras_mnist": Figure(93_322, KERAS_MNIST_MACS, "1x28x28", "10", source="Keras summary in the seeds"),
     "keras_cats_dogs": Figure(3_453_121, KERAS_CATS_DOGS_MACS, "3x150x150", "1", source="Keras summary"),
 }

@@ -237,6 +237,11 @@ def channel_slice(node: ir.ChannelSlice) -> ModuleCall:
     return ModuleCall("ChannelSlice", (Arg(None, node.start, hint="start"), Arg(None, node.stop, hint="stop")))
 
 
+@register(ir.Crop, fresh=False)  # a view of its input
+def crop(node: ir.Crop) -> ModuleCall:
+    return ModuleCall("Crop", (Arg(None, node.top, hint="top"), Arg(None, node.left, hint="left")))
+
+
 @register(ir.ChannelShuffle)
 def shuffle(node: ir.ChannelShuffle) -> ModuleCall:
     return ModuleCall("nn.ChannelShuffle", (Arg(None, node.groups, hint="groups"),))

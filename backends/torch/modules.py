@@ -66,6 +66,20 @@ class ChannelSlice(nn.Module):
         return f"start={self.start}, stop={self.stop}"
 
 
+class Crop(nn.Module):
+    """The centre of a feature map: `top` rows off the top and the bottom, `left` columns off each side. A view."""
+
+    def __init__(self, top: int, left: int):
+        super().__init__()
+        self.top, self.left = top, left
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :, self.top:x.shape[2] - self.top, self.left:x.shape[3] - self.left]
+
+    def extra_repr(self) -> str:
+        return f"top={self.top}, left={self.left}"
+
+
 class LayerNorm2d(nn.LayerNorm):
     """Layer norm over the channels of each pixel (ConvNeXt's): channels moved last and back."""
 
