@@ -640,32 +640,22 @@ def test_mobilenet_v2_width_rounds_to_multiples_of_8():
     assert all(n.out_channels % 8 == 0 for n in walk(net.body) if n.kind == "conv")
 
 
-@pytest.mark.parametrize("width, params, macs", [(0.5, 2_218_512, "0.104"), (0.75, 3_170_208, "0.215"),
-                                                 (1.3, 6_282_256, "0.526")])
-def test_mnasnet_width_gives_torchvisions_other_mnasnets(width, params, macs):
-    # torchvision's mnasnet0_5, mnasnet0_75, mnasnet1_3 (meta["num_params"], meta["_ops"])
-    a = analyze(netspec.load("mnasnet1_0", params={"width": width}))
-    assert a.trainable_params == params
-    assert matches_published(a.macs, macs)
-
-
-@pytest.mark.parametrize("width, params, macs", [(0.5, 1_366_792, "0.04"), (1.5, 3_503_624, "0.3"),
-                                                 (2.0, 7_393_996, "0.58")])
-def test_shufflenet_width_gives_torchvisions_other_shufflenets(width, params, macs):
-    # torchvision's shufflenet_v2_x0_5, _x1_5, _x2_0 (meta["num_params"], meta["_ops"])
-    a = analyze(netspec.load("shufflenet_v2_x1_0", params={"width": width}))
-    assert a.trainable_params == params
-    assert matches_published(a.macs, macs)
-
-
-@pytest.mark.parametrize("overrides, params, macs", [
-    ({"depths": [3, 3, 27, 3], "sd": 0.4}, 50_223_688, "8.684"),
-    ({"depths": [3, 3, 27, 3], "widths": [128, 256, 512, 1024], "sd": 0.5}, 88_591_464, "15.355"),
-    ({"depths": [3, 3, 27, 3], "widths": [192, 384, 768, 1536], "sd": 0.5}, 197_767_336, "34.361"),
+# torchvision's models that a zoo spec gives through its parameters (meta["num_params"], meta["_ops"])
+@pytest.mark.parametrize("spec, overrides, params, macs", [
+    ("mnasnet1_0", {"width": 0.5}, 2_218_512, "0.104"),  # mnasnet0_5
+    ("mnasnet1_0", {"width": 0.75}, 3_170_208, "0.215"),  # mnasnet0_75
+    ("mnasnet1_0", {"width": 1.3}, 6_282_256, "0.526"),  # mnasnet1_3
+    ("shufflenet_v2_x1_0", {"width": 0.5}, 1_366_792, "0.04"),  # shufflenet_v2_x0_5
+    ("shufflenet_v2_x1_0", {"width": 1.5}, 3_503_624, "0.3"),  # shufflenet_v2_x1_5
+    ("shufflenet_v2_x1_0", {"width": 2.0}, 7_393_996, "0.58"),  # shufflenet_v2_x2_0
+    ("convnext_tiny", {"depths": [3, 3, 27, 3], "sd": 0.4}, 50_223_688, "8.684"),  # convnext_small
+    ("convnext_tiny", {"depths": [3, 3, 27, 3], "widths": [128, 256, 512, 1024], "sd": 0.5}, 88_591_464,
+     "15.355"),  # convnext_base
+    ("convnext_tiny", {"depths": [3, 3, 27, 3], "widths": [192, 384, 768, 1536], "sd": 0.5}, 197_767_336,
+     "34.361"),  # convnext_large
 ])
-def test_convnext_parameters_give_torchvisions_small_base_large(overrides, params, macs):
-    # torchvision's convnext_small, _base, _large (meta["num_params"], meta["_ops"])
-    a = analyze(netspec.load("convnext_tiny", params=overrides))
+def test_parameters_give_torchvisions_other_sizes(spec, overrides, params, macs):
+    a = analyze(netspec.load(spec, params=overrides))
     assert a.trainable_params == params
     assert matches_published(a.macs, macs)
 

@@ -15,6 +15,7 @@ from ..analysis.receptive import Field
 from ..diagnostics import error
 from ..ir import NodeBase, Pair
 from ..shapes import Sym, shape_text
+from .conv import bias_of, check_groups
 from .registry import Kind, Op, params, register_kind, register_op
 from .text import flag, pair, stride
 
@@ -48,9 +49,7 @@ def deconv(args):
     kernel = args.kernel
     out_c = args.dash_int("the number of filters")
     groups = args.int("groups", "groups")
-    if c_in % groups or out_c % groups:
-        raise error(f"groups={groups} must divide both the input channels ({c_in}) and the filters ({out_c})",
-                    args.span("groups"), code="value")
+    check_groups(args, c_in, out_c, groups)
     strides = args.pair("stride", "the stride")
     dilation = args.pair("dilation", "the dilation")
     padding = args.pair("pad", "the padding", minimum=0)
@@ -68,13 +67,9 @@ def deconv(args):
         raise error(f"this deconv would produce an empty output from {shape_text(args.shape)}: "
                     "its padding removes more than the kernel adds", args.span("pad"), code="shape")
     out = (out_c, oh, ow)
-    bias = args.get("bias")
-    if bias is None:
-        bias = not args.followed_by_bn
-    bias = args.bool("bias", "bias", value=bias)
     return args.node(Deconv, out, in_channels=c_in, out_channels=out_c, kernel=kernel, stride=strides,
                      padding=padding, output_padding=output_padding, dilation=dilation, groups=groups,
-                     bias=bias), out
+                     bias=bias_of(args)), out
 
 
 def cost(n) -> Cost:
