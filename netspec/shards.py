@@ -34,6 +34,7 @@ CLASSES_FILE = "classes.txt"
 UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 BLOCK = 512  # a tar header, and the unit member data is padded to
+RECORD = 20 * BLOCK  # tarfile pads the whole archive to a multiple of this
 
 
 class ShardError(Exception):
@@ -126,7 +127,7 @@ def write_shards(listing: Listing, out: str | Path, max_bytes: int,
     used = 2 * BLOCK  # the end-of-archive marker
     for i, (path, _, _) in enumerate(listing.files):
         need = member_bytes(path.stat().st_size) + member_bytes(len(str(listing.files[i][1])))
-        if groups[-1] and used + need > max_bytes:
+        if groups[-1] and -(-(used + need) // RECORD) * RECORD > max_bytes:
             groups.append([])
             used = 2 * BLOCK
         groups[-1].append(i)

@@ -79,7 +79,7 @@ class LoaderFeed:
     def _to_device(self, batches) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         from . import stream
 
-        for x, y in _plain_errors(batches):
+        for x, y in stream.plain_errors(batches):
             x = x.to(self.device, non_blocking=True)
             x = stream.to_float(x, self.mean, self.std).contiguous(memory_format=self.memory_format)
             yield x, y.to(self.device, non_blocking=True)
@@ -90,22 +90,6 @@ class LoaderFeed:
 
     def val(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         return self._to_device(self.val_loader)
-
-
-def _plain_errors(batches):
-    """A DataError raised in a worker arrives wrapped in the worker's traceback: unwrap it."""
-    from .data import DataError
-
-    it = iter(batches)
-    while True:
-        try:
-            batch = next(it)
-        except StopIteration:
-            return
-        except DataError as exc:
-            last = [line for line in str(exc).splitlines() if line.strip()][-1]
-            raise DataError(last.split("DataError: ", 1)[-1]) from None
-        yield batch
 
 
 def make_feed(data: Data | StreamData, **kwargs) -> TensorFeed | LoaderFeed:

@@ -266,7 +266,7 @@ def fit(model: nn.Module, data: Data | StreamData, cfg: TrainConfig, out: str | 
     stepper.model = wrap()
     currently_frozen = bool(frozen)
     end = cfg.epochs if stop_after is None else min(cfg.epochs, start_epoch + stop_after)
-    with _anomaly_mode(cfg.detect_anomaly):
+    with _say_what_is_kept(out, result), _anomaly_mode(cfg.detect_anomaly):
         for epoch in range(start_epoch, end):
             if currently_frozen and cfg.unfreeze_after is not None and epoch >= cfg.unfreeze_after:
                 finetune.set_frozen(base, frozen, False)
@@ -351,6 +351,17 @@ def _anomaly_mode(on: bool):
         first = str(exc).strip().splitlines()[0]
         raise step.Diverged(f"--detect-anomaly: {first}",
                             help="the warning above shows the forward call that produced it") from None
+
+
+@contextlib.contextmanager
+def _say_what_is_kept(out: Path, result: Result):
+    """A diverged run ends with its last good checkpoint in place: say which one."""
+    try:
+        yield
+    except step.Diverged as exc:
+        kept = (f"{out / checkpoint.LAST} and {checkpoint.BEST} keep epoch {result.history[-1]['epoch']} "
+                f"(best: epoch {result.best_epoch})" if result.history else "no checkpoint was written")
+        raise step.Diverged(f"{exc}; {kept}", help=exc.help) from None
 
 
 def _refuse_non_finite(weights: dict, epoch: int, lr: float) -> None:

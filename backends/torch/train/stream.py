@@ -234,6 +234,22 @@ def loader(dataset: Images, batches, *, workers: int, pin: bool = False, persist
                       persistent_workers=persistent and workers > 0, prefetch_factor=4 if workers > 0 else None)
 
 
+def plain_errors(batches):
+    """A DataError raised in a worker arrives wrapped in the worker's traceback: unwrap it."""
+    from .data import DataError
+
+    it = iter(batches)
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except DataError as exc:
+            last = [line for line in str(exc).splitlines() if line.strip()][-1]
+            raise DataError(last.split("DataError: ", 1)[-1]) from None
+        yield batch
+
+
 def to_float(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     """A uint8 batch (N, C, H, W) -> float32 standardised per channel: (x / 255 - mean) / std."""
     return (x.float() - mean.view(1, -1, 1, 1) * 255) / (std.view(1, -1, 1, 1) * 255)
@@ -250,7 +266,7 @@ def channel_stats(dataset: Images, n: int, workers: int) -> tuple[list[float], l
     squares = torch.zeros_like(total)
     count = 0
     batches = [[(-1, i) for i in chosen[s:s + 64]] for s in range(0, len(chosen), 64)]
-    for x, _ in loader(dataset, batches, workers=min(workers, len(batches)), persistent=False):
+    for x, _ in plain_errors(loader(dataset, batches, workers=min(workers, len(batches)), persistent=False)):
         x = x.double() / 255
         total += x.sum(dim=(0, 2, 3))
         squares += (x * x).sum(dim=(0, 2, 3))
