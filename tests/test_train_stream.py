@@ -21,37 +21,14 @@ from netspec import shards  # noqa: E402
 from netspec.backends.torch.train import DataError, TrainConfig, load_data, train  # noqa: E402
 from netspec.backends.torch.train import checkpoint, stream  # noqa: E402
 
-from conftest import ROOT, run_cli  # noqa: E402
+from conftest import CLASSES, ROOT, run_cli, write_pictures  # noqa: E402
 
 TIMING = ("images_per_s", "seconds", "data_seconds")
-CLASSES = ("bar", "cross", "disc")
 TINY = "network tiny(num_classes=3)\ninput 3x24x24\nconv3-8 bn relu maxpool conv3-16 relu gap fc-{num_classes}\n"
 
 
 def quiet(_line: str) -> None:
     pass
-
-
-def write_pictures(root: Path, per_class: int, seed: int = 0) -> None:
-    """Small JPEGs of three shapes on random backgrounds, 40x32, in root/<class>/."""
-    from PIL import Image, ImageDraw
-
-    rng = random.Random(seed)
-    for c, name in enumerate(CLASSES):
-        (root / name).mkdir(parents=True, exist_ok=True)
-        for i in range(per_class):
-            im = Image.new("RGB", (40, 32), tuple(rng.randrange(256) for _ in range(3)))
-            d = ImageDraw.Draw(im)
-            x, y = rng.randrange(4, 20), rng.randrange(4, 14)
-            ink = (255 - im.getpixel((0, 0))[0], 255, 0)
-            if name == "bar":
-                d.rectangle([x, y, x + 16, y + 4], fill=ink)
-            elif name == "cross":
-                d.line([x, y, x + 14, y + 14], fill=ink, width=3)
-                d.line([x + 14, y, x, y + 14], fill=ink, width=3)
-            else:
-                d.ellipse([x, y, x + 14, y + 14], fill=ink)
-            im.save(root / name / f"{i:05d}.jpg", quality=90)
 
 
 @pytest.fixture(scope="module")
