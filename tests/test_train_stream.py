@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("PIL")
 
 from netspec import shards  # noqa: E402
-from netspec.backends.torch.train import DataError, TrainConfig, load_data, train  # noqa: E402
+from netspec.backends.torch.train import DataError, TrainConfig, TrainError, load_data, train  # noqa: E402
 from netspec.backends.torch.train import checkpoint, stream  # noqa: E402
 
 from conftest import CLASSES, ROOT, run_cli, write_pictures  # noqa: E402
@@ -249,3 +249,29 @@ def test_memory_holds_uint8_until_the_device(pictures):
     x, y = next(iter(feed.train(0)))
     mean, std = torch.tensor(data.mean).view(1, 3, 1, 1), torch.tensor(data.std).view(1, 3, 1, 1)
     assert torch.allclose(x, (raw.float() / 255 - mean) / std, atol=1e-5) and torch.equal(y, labels)
+
+
+def test_per_rank_shards_deal_each_process_its_own_shards(shard_dir, pictures):
+    data = load_data(f"shards:{shard_dir[0]}", (3, 24, 24), workers=0)
+    shard_of = data.train.table.where[data.train.rows, 0]
+    one = stream.RankShardBatches(shard_of, 32, seed=1)
+    assert sorted(i for batch in one for _, i in batch) == list(range(len(data.train)))  # each sample once
+    two = [stream.RankShardBatches(shard_of, 32, seed=1, rank=r, world_size=2) for r in (0, 1)]
+    dealt = []
+    for epoch in (0, 1):
+        for s in two:
+            s.set_epoch(epoch)
+        taken = [[i for batch in s for _, i in batch] for s in two]
+        assert len(two[0]) == len(two[1]) and all(len(b) == 16 for s in two for b in s)
+        shards_read = [set(shard_of[t].tolist()) for t in taken]
+        assert not shards_read[0] & shards_read[1]  # no shard is read by both processes
+        assert len(set(taken[0] + taken[1])) == len(taken[0]) + len(taken[1])
+        dealt.append(shards_read[0])
+    assert dealt[0] != dealt[1]  # dealt anew every epoch
+    with pytest.raises(TrainError, match="--batch-size 33 is not a multiple of the 2 processes"):
+        stream.RankShardBatches(shard_of, 33, seed=1, world_size=2)
+    folder = load_data(f"folder:{pictures}", (3, 24, 24), workers=0)
+    from netspec.backends.torch.train.feed import LoaderFeed
+
+    with pytest.raises(DataError, match="is not sharded"):
+        LoaderFeed(folder, device=torch.device("cpu"), batch_size=32, seed=0, per_rank_shards=True)

@@ -42,6 +42,8 @@ def add_parser(subparsers) -> None:
     g.add_argument("--device", metavar="cpu|cuda", help="default: cuda when available")
     g.add_argument("--workers", type=whole_number(0), metavar="N",
                    help="processes decoding image folders and shards (default: the CPU count, at most 8)")
+    g.add_argument("--per-rank-shards", action="store_true", default=None,
+                   help="each process reads only its own shards each epoch (sequential I/O, coarser shuffle)")
     sp = p.add_argument_group("speed and stability")
     sp.add_argument("--amp", choices=("bf16", "fp16"), help="mixed precision (fp16 adds loss scaling)")
     sp.add_argument("--channels-last", action="store_true", default=None, help="NHWC memory layout")
@@ -71,7 +73,7 @@ def add_parser(subparsers) -> None:
 
 SETTINGS = ("data", "epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
             "step_size", "label_smoothing", "augment", "seed", "device", "init", "freeze", "unfreeze_after",
-            "workers", "amp", "channels_last", "compile", "accumulate", "ema", "clip_grad", "sync_bn",
+            "workers", "per_rank_shards", "amp", "channels_last", "compile", "accumulate", "ema", "clip_grad", "sync_bn",
             "detect_anomaly", "tensorboard")
 
 

@@ -49,6 +49,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     deterministic: bool = True  # torch.use_deterministic_algorithms (warn-only where a kernel has none)
     workers: int | None = None  # decoding processes for folders and shards; None: from the CPU count
+    per_rank_shards: bool = False  # each process reads only its own shards (a coarser shuffle)
     # speed and stability
     amp: str | None = None  # bf16 | fp16: autocast (fp16 with a GradScaler); None: float32
     channels_last: bool = False  # NHWC tensors: the layout tensor cores and oneDNN convolve fastest

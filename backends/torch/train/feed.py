@@ -11,7 +11,7 @@ from typing import Iterator
 
 import torch
 
-from .data import Data, StreamData
+from .data import Data, DataError, StreamData
 
 
 def epoch_generator(seed: int, epoch: int, stream: int = 0) -> torch.Generator:
@@ -60,14 +60,22 @@ class LoaderFeed:
 
     def __init__(self, data: StreamData, *, device: torch.device, batch_size: int, seed: int, rank: int = 0,
                  world_size: int = 1, view=None, workers: int = 0, memory_format=torch.contiguous_format,
-                 eval_batch: int = 256):
+                 eval_batch: int = 256, per_rank_shards: bool = False):
         from . import stream
 
         self.device, self.memory_format = device, memory_format
         self.mean = torch.tensor(data.mean, dtype=torch.float32, device=device)
         self.std = torch.tensor(data.std, dtype=torch.float32, device=device)
         pin = device.type == "cuda"
-        self.sampler = stream.GlobalBatches(len(data.train), batch_size, seed=seed, rank=rank, world_size=world_size)
+        if per_rank_shards:
+            if data.kind != "shards":
+                raise DataError(f"--per-rank-shards deals shards to processes, and {data.name} is not sharded",
+                                help="write shards with `netspec shard FOLDER -o DIR`, or leave out --per-rank-shards")
+            shard_of = data.train.table.where[data.train.rows, 0]
+            self.sampler = stream.RankShardBatches(shard_of, batch_size, seed=seed, rank=rank, world_size=world_size)
+        else:
+            self.sampler = stream.GlobalBatches(len(data.train), batch_size, seed=seed, rank=rank,
+                                                world_size=world_size)
         self.train_loader = stream.loader(data.images("train", view, seed), self.sampler, workers=workers, pin=pin)
         val_batches = stream.eval_batches(len(data.val), eval_batch, rank, world_size)
         self.val_loader = stream.loader(data.images("val"), val_batches, workers=min(workers, len(val_batches)),
@@ -98,4 +106,6 @@ def make_feed(data: Data | StreamData, **kwargs) -> TensorFeed | LoaderFeed:
         return LoaderFeed(data, **kwargs)
     kwargs.pop("view", None)
     kwargs.pop("workers", None)
+    if kwargs.pop("per_rank_shards", False):
+        raise DataError(f"--per-rank-shards deals shards to processes, and {data.name} is held in memory")
     return TensorFeed(data, **kwargs)

@@ -253,7 +253,8 @@ def fit(model: nn.Module, data: Data | StreamData, cfg: TrainConfig, out: str | 
                      augment=(lambda x, g: augment_batch(x, aug["shift"], bool(aug["flip"]), g))
                      if aug["shift"] or aug["flip"] else None,
                      view=View(crop=float(aug["crop"]), flip=bool(aug["flip"])),
-                     workers=cfg.workers if cfg.workers is not None else default_workers(ctx.local_world_size))
+                     workers=cfg.workers if cfg.workers is not None else default_workers(ctx.local_world_size),
+                     per_rank_shards=cfg.per_rank_shards)
     bars = progress_enabled() and not quiet
     if bars:
         from tqdm import tqdm

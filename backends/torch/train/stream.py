@@ -212,6 +212,66 @@ class GlobalBatches(Sampler):
         return full + (rest >= self.world_size)
 
 
+class RankShardBatches(Sampler):
+    """--per-rank-shards: each process reads only its own shards in an epoch.
+
+    The shard list is shuffled with (seed, epoch) and dealt round-robin to the processes; a
+    process takes its shards in that order, each shard's samples shuffled within it, and cuts
+    batches of batch_size / world_size. Every process runs as many steps as the one with the
+    fewest samples allows. The I/O is then one shard at a time per worker, as object stores
+    and network file systems like it; the price is a coarser shuffle than the global one, so
+    the metrics depend on the number of processes (a resumed run's next epoch is dealt anew).
+    """
+
+    def __init__(self, shard_of: torch.Tensor, batch_size: int, *, seed: int, rank: int = 0, world_size: int = 1):
+        if batch_size % world_size:
+            from .data import TrainError
+
+            raise TrainError(f"--per-rank-shards splits each batch evenly: --batch-size {batch_size} is not a "
+                             f"multiple of the {world_size} processes")
+        self.shard_of, self.per_rank = shard_of, batch_size // world_size
+        self.seed, self.rank, self.world_size = seed, rank, world_size
+        self.shards = sorted(set(shard_of.tolist()))
+        if len(self.shards) < world_size:
+            from .data import TrainError
+
+            raise TrainError(f"--per-rank-shards: {len(self.shards)} shards for {world_size} processes",
+                             help="write smaller shards (netspec shard --size), or leave out --per-rank-shards")
+        self.epoch, self.cached = 0, (None, None)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _orders(self) -> list[list[int]]:
+        from .feed import epoch_generator
+
+        if self.cached[0] == self.epoch:
+            return self.cached[1]
+        g = epoch_generator(self.seed, self.epoch)
+        dealt = [self.shards[i] for i in torch.randperm(len(self.shards), generator=g).tolist()]
+        orders = []
+        for r in range(self.world_size):
+            mine = []
+            for shard in dealt[r::self.world_size]:
+                rows = (self.shard_of == shard).nonzero().flatten()
+                mine += rows[torch.randperm(len(rows), generator=g)].tolist()
+            orders.append(mine)
+        self.cached = (self.epoch, orders)
+        return orders
+
+    def __iter__(self):
+        mine = self._orders()[self.rank]
+        for s in range(len(self)):
+            yield [(self.epoch, i) for i in mine[s * self.per_rank:(s + 1) * self.per_rank]]
+
+    def __len__(self) -> int:
+        """Steps this epoch: a short last batch only for a lone process (the others could not match it)."""
+        orders = self._orders()
+        if self.world_size == 1:
+            return -(-len(orders[0]) // self.per_rank)
+        return min(len(o) // self.per_rank for o in orders)
+
+
 def eval_batches(n: int, batch_size: int, rank: int = 0, world_size: int = 1) -> list[list[tuple[int, int]]]:
     """Every world_size-th sample from `rank` on, in batches, all in the evaluation view."""
     mine = list(range(rank, n, world_size))
