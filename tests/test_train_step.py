@@ -206,3 +206,24 @@ def test_tensorboard_when_installed_or_a_clear_error(tmp_path):
         return
     train("lenet5", config=cfg, out=tmp_path / "run", log=quiet)
     assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_compiled_model_trains_to_the_eager_metrics(tmp_path, monkeypatch):
+    """--compile goes through torch.compile; the inductor backend takes minutes on 2 busy cores (measured
+    95 s for this net), so the test traces with dynamo's eager backend: the same graph capture, no codegen."""
+    spec = tmp_path / "relu.net"
+    spec.write_text(RELU)
+    real, calls = torch.compile, []
+
+    def compile_eager(model, **kwargs):
+        calls.append(type(model).__name__)
+        return real(model, backend="eager", **kwargs)
+
+    monkeypatch.setattr(torch, "compile", compile_eager)
+    cfg = TrainConfig(epochs=1, augment="none")
+    compiled = train(spec, config=cfg.replace(compile=True), out=tmp_path / "c", log=quiet)
+    eager = train(spec, config=cfg, out=tmp_path / "e", log=quiet)
+    assert len(calls) == 1
+    assert compiled.final["train_loss"] == pytest.approx(eager.final["train_loss"], rel=1e-5)
+    assert compiled.final["val_acc"] == pytest.approx(eager.final["val_acc"], abs=0.01)
+    assert checkpoint.load(tmp_path / "c" / "last.pt")["config"]["compile"] is True
