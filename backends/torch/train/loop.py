@@ -1,12 +1,14 @@
-"""The training loop: epochs over in-memory tensors, metrics, checkpoints, curves.
+"""The training loop: epochs over batches from a feed, metrics, checkpoints, curves.
 
 `train_epoch` and `evaluate` are the inner loops (the benchmark times `train_epoch`
 against a hand-written loop); `fit` runs a whole job: seeding, freezing, the optimizer
-and schedule, resume, one epoch after another, and the files in the output folder.
+and schedule, the step's options (step.py), resume, one epoch after another, and the
+files in the output folder.
 
 Reproducibility: the data order and augmentation of epoch e come from generators seeded
-with (seed, e), and the global RNG (dropout) is saved with every checkpoint, so a run
-resumed from a checkpoint computes exactly what the uninterrupted run did.
+with (seed, e) (for folders and shards, with (seed, e, sample)), and the global RNG
+(dropout) is saved with every checkpoint, so a run resumed from a checkpoint computes
+exactly what the uninterrupted run did.
 """
 
 from __future__ import annotations
