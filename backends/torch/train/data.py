@@ -212,7 +212,10 @@ def _stream(kind: str, path: Path, source: str, shape: tuple, normalize, workers
     name = f"{kind}:{path}"
     data = StreamData(name, kind, stream.Subset(table, train), stream.Subset(table, held), classes, shape)
     if normalize is None:
-        workers = stream.default_workers() if workers is None else workers
+        import os
+
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))  # torchrun's processes on this machine share its cores
+        workers = stream.default_workers(local) if workers is None else workers
         data.mean, data.std = stream.channel_stats(data.images("train"), len(train), workers)
     else:
         data.mean, data.std = list(normalize[0]), list(normalize[1])
