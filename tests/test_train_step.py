@@ -227,3 +227,11 @@ def test_compiled_model_trains_to_the_eager_metrics(tmp_path, monkeypatch):
     assert compiled.final["train_loss"] == pytest.approx(eager.final["train_loss"], rel=1e-5)
     assert compiled.final["val_acc"] == pytest.approx(eager.final["val_acc"], abs=0.01)
     assert checkpoint.load(tmp_path / "c" / "last.pt")["config"]["compile"] is True
+
+
+def test_sync_bn_across_cpu_processes_is_refused_with_the_reason():
+    from netspec.backends.torch.train import distributed
+
+    with pytest.raises(TrainError, match="--sync-bn needs CUDA devices") as err:
+        distributed.sync_batch_norm(nn.BatchNorm2d(3), distributed.Context(rank=0, world_size=2))
+    assert "leave out --sync-bn" in err.value.help
