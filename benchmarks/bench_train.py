@@ -226,6 +226,8 @@ def bench_data(args) -> None:
         data = load_data(f"folder:{folders[scales[0]]}", (3, 128, 128), normalize=([0.5] * 3, [0.25] * 3))
         from netspec.backends.torch.train.stream import default_workers
 
+        print(f"{'workers':>8}{'images/s':>12}{'per worker':>12}")
+
         for workers in range(0, default_workers() + 1):
             feed = LoaderFeed(data, device=torch.device("cpu"), batch_size=64, seed=0, workers=workers,
                               view=loop.View(crop=0.08, flip=True))
