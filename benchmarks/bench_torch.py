@@ -1,7 +1,7 @@
 """The torch backend against torchvision, measured side by side in one run.
 
-    /opt/tvenv/bin/python benchmarks/bench_torch.py                 # eager, optimised, build time
-    /opt/tvenv/bin/python benchmarks/bench_torch.py --compile       # plus torch.compile (minutes on CPU)
+    .venv-tv/bin/python benchmarks/bench_torch.py                 # eager, optimised, build time
+    .venv-tv/bin/python benchmarks/bench_torch.py --compile       # plus torch.compile (minutes on CPU)
     python benchmarks/bench_torch.py --device cuda                  # on a GPU
 
 Every ratio compares two models with the same weights on the same input, timed back to
@@ -25,7 +25,7 @@ import torch
 try:
     import torchvision
 except ImportError:  # the script compares against torchvision: nothing to do without it
-    sys.exit("bench_torch.py needs torchvision (use /opt/tvenv/bin/python)")
+    sys.exit("bench_torch.py needs torchvision (use .venv-tv/bin/python)")
 
 import netspec
 from netspec.backends.torch import build, load_weights, optimize_for_inference

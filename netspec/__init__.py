@@ -23,9 +23,10 @@ __all__ = ["Diagnostic", "Network", "SpecError", "build", "format", "load", "par
 
 
 def build(spec: Any, backend: str = "torch", **options: Any) -> Any:
-    """Compile a spec (a Network, a path, or .net text) with a backend; `torch` gives an nn.Module."""
-    if backend != "torch":
-        raise ValueError(f"unknown backend {backend!r}; available: torch")
-    from .backends.torch import build as build_torch
+    """Compile a spec (a Network, a path or zoo name, or .net text) with a backend (netspec.backends.BACKENDS).
 
-    return build_torch(spec, **options)
+    `torch` gives a trainable nn.Module; `triton` an inference module that launches fused kernels.
+    """
+    from .backends import get
+
+    return get(backend).build(spec, **options)

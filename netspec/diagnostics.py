@@ -9,17 +9,36 @@ a caret under the offending token, in the style of rustc and Elm.
 from __future__ import annotations
 
 import difflib
+from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Literal
 
-from .ir import Span
+from pydantic import BaseModel, ConfigDict
 
 # Exit codes shared by every command.
 EXIT_OK = 0
 EXIT_SPEC_ERROR = 1  # the spec (or a figure it expects) is wrong: the user's input
 EXIT_USAGE = 2  # the command line is wrong (argparse uses 2 as well)
 EXIT_RUNTIME = 3  # a resource the command needs is missing or unreadable (data, checkpoint)
+
+
+class Span(BaseModel):
+    """Where something stands in a source file: 1-based line and column, end exclusive.
+
+    A pydantic model because IR nodes carry it (and serialise it to JSON).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
 
 
 @dataclass(frozen=True)
@@ -99,11 +118,39 @@ def _caret(span: Span, sources: dict[str, str] | None, indent: str = "  ") -> li
 
 def _line_of(span: Span, source: str | None) -> str | None:
     if source is None:
-        try:
-            source = Path(span.file).read_text(encoding="utf-8", errors="replace")
-        except OSError:
+        source = _file_text(span.file)
+        if source is None:
             return None
-    lines = source.splitlines()
-    if not 1 <= span.line <= len(lines):
+    starts = _line_starts(source)
+    if not 1 <= span.line <= len(starts):
         return None
-    return lines[span.line - 1]
+    start = starts[span.line - 1]
+    end = starts[span.line] - 1 if span.line < len(starts) else len(source)
+    return source[start:end].rstrip("\r\n")
+
+
+@lru_cache(maxsize=16)
+def _line_starts(source: str) -> list[int]:
+    """Where each line of a source begins: computed once per source, so a file with thousands of
+    findings is drawn in linear time (a str caches its hash, so the lookup costs nothing)."""
+    starts = [0]
+    find = source.find
+    at = find("\n")
+    while at != -1:
+        starts.append(at + 1)
+        at = find("\n", at + 1)
+    if starts[-1] == len(source) and len(starts) > 1:
+        starts.pop()  # a final newline ends the last line; it does not start another
+    return starts
+
+
+def _file_text(path: str) -> str | None:
+    try:
+        return _read_cached(path, Path(path).stat().st_mtime_ns)
+    except OSError:
+        return None
+
+
+@lru_cache(maxsize=16)
+def _read_cached(path: str, mtime_ns: int) -> str:
+    return Path(path).read_text(encoding="utf-8", errors="replace")

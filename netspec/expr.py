@@ -6,9 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from . import ast
-from .diagnostics import SpecError, did_you_mean, error
-from .ir import Span
+from . import syntax
+from .diagnostics import Span, SpecError, did_you_mean, error
 
 
 @dataclass(frozen=True)
@@ -16,7 +15,7 @@ class Symbol:
     """A bare word that is not a variable: `same`, `valid`, `none`, `pad`. Its user decides."""
 
     word: str
-    loc: ast.Loc
+    loc: syntax.Loc
 
 
 Value = Any  # int | float | bool | str | tuple | Symbol
@@ -49,53 +48,79 @@ _BINARY = {
 _RESERVED = {"true": True, "false": False}
 
 
-def span_of(loc: ast.Loc, filename: str) -> Span:
+def span_of(loc: syntax.Loc, filename: str) -> Span:
     return Span.model_construct(file=filename, line=loc.line, column=loc.column, end_line=loc.end_line, end_column=loc.end_column)
 
 
-def evaluate(expr: ast.Expr, env: Mapping[str, Value], filename: str) -> Value:
+def evaluate(expr: syntax.Expr, env: Mapping[str, Value], filename: str) -> Value:
     """The value of an expression; a bare unknown word becomes a Symbol for its user to judge."""
-    if isinstance(expr, ast.Num):
+    if isinstance(expr, syntax.Num):
+        return _in_range(expr.value, expr.loc, filename, expr.text)
+    if isinstance(expr, syntax.Str):
         return expr.value
-    if isinstance(expr, ast.Str):
-        return expr.value
-    if isinstance(expr, ast.ShapeLit):
+    if isinstance(expr, syntax.ShapeLit):
         for d in expr.dims:
             if isinstance(d, str):
                 raise error(f"`{d}` in a size must be a number here", span_of(expr.loc, filename), code="value")
         return tuple(expr.dims)
-    if isinstance(expr, ast.Name):
+    if isinstance(expr, syntax.Name):
         if expr.id in env:
             return env[expr.id]
         if expr.id in _RESERVED:
             return _RESERVED[expr.id]
         return Symbol(expr.id, expr.loc)
-    if isinstance(expr, ast.Neg):
+    if isinstance(expr, syntax.Neg):
         return -number(evaluate(expr.operand, env, filename), expr.operand, env, filename)
-    if isinstance(expr, ast.BinOp):
+    if isinstance(expr, syntax.BinOp):
         left = number(evaluate(expr.left, env, filename), expr.left, env, filename)
         right = number(evaluate(expr.right, env, filename), expr.right, env, filename)
-        if expr.op in ("/", "//", "%") and right == 0:
+        if (expr.op in ("/", "//", "%") and right == 0) or (expr.op == "**" and left == 0 and right < 0):
             raise error("division by zero", span_of(expr.loc, filename), code="value")
+        if expr.op == "**" and _too_big_power(left, right):
+            raise error(f"`{describe(left)} ** {describe(right)}` is far too large a number",
+                        span_of(expr.loc, filename), code="value", help=f"numbers in a spec stay below 2**{_BITS}")
         try:
-            return _BINARY[expr.op](left, right)
-        except OverflowError:
+            value = _BINARY[expr.op](left, right)
+        except (OverflowError, ZeroDivisionError):
             raise error("the number is too large", span_of(expr.loc, filename), code="value") from None
-    if isinstance(expr, ast.Call):
+        return _in_range(value, expr.loc, filename)
+    if isinstance(expr, syntax.Call):
         fn = FUNCTIONS.get(expr.fn)
         if fn is None:
             raise error(f"unknown function `{expr.fn}`", span_of(expr.loc, filename), code="undefined",
                         help=did_you_mean(expr.fn, FUNCTIONS) or f"available: {', '.join(sorted(FUNCTIONS))}")
         args = [number(evaluate(a, env, filename), a, env, filename) for a in expr.args]
         try:
-            return fn(*args)
+            return _in_range(fn(*args), expr.loc, filename)
         except (TypeError, ValueError, OverflowError) as exc:
             raise error(f"`{expr.fn}` cannot take these arguments: {exc}", span_of(expr.loc, filename),
                         code="value") from None
     raise TypeError(f"not an expression: {expr!r}")
 
 
-def number(value: Value, expr: ast.Expr, env: Mapping[str, Value], filename: str) -> int | float:
+_BITS = 53  # every whole number a float holds exactly: channels, sizes and counts live far below
+
+
+def _too_big_power(base, exponent) -> bool:
+    """Would base ** exponent leave the range? Decided from logarithms, before computing it
+    (2 ** 2 ** 2 ** 2 ** 2 ** 2 ** 2 would otherwise run until memory runs out)."""
+    if isinstance(base, bool) or abs(base) <= 1 or exponent <= 0:
+        return False
+    return exponent * math.log2(abs(base)) > _BITS + 1
+
+
+def _in_range(value, loc: syntax.Loc, filename: str, text: str | None = None):
+    """Numbers stay finite and within 2**53: a spec that computes 1e309 or 10**5000 is an error, not a crash."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    if (isinstance(value, float) and not math.isfinite(value)) or abs(value) > 2 ** _BITS:
+        what = f"`{text}`" if text else "the number"
+        raise error(f"{what} is too large", span_of(loc, filename), code="value",
+                    help=f"numbers in a spec stay below 2**{_BITS} ({2 ** _BITS:,})")
+    return value
+
+
+def number(value: Value, expr: syntax.Expr, env: Mapping[str, Value], filename: str) -> int | float:
     """Insist on a number, with the error a person needs when a name is unknown."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         if isinstance(value, Symbol):

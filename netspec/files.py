@@ -67,3 +67,31 @@ def _flush_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def write_tree(folder: str | os.PathLike, files: dict[str, str | bytes]) -> None:
+    """Write `{relative path: contents}` under `folder`, each file atomically.
+
+    The folder is written beside its target and renamed into place when it is new, so a failed
+    generation never leaves half a folder; files of an existing folder are replaced one by one.
+    """
+    folder = Path(folder)
+    for name in files:
+        rel = Path(name)
+        if rel.is_absolute() or ".." in rel.parts:
+            raise ValueError(f"refusing to write {name!r} outside {folder}")
+    if folder.exists():
+        for name, data in files.items():
+            write_atomic(folder / name, data)
+        return
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        for name, data in files.items():
+            write_atomic(tmp / name, data)
+        os.replace(tmp, folder)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

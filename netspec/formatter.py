@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import ast, ir
+from . import ir, syntax
+from .ops.registry import kind
+from .ops.text import number
 
 INDENT = "  "
 
@@ -24,28 +26,28 @@ _PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "**": 4}
 
 
 def _prec(e) -> int:
-    if isinstance(e, ast.BinOp):
+    if isinstance(e, syntax.BinOp):
         return _PREC[e.op]
-    if isinstance(e, ast.Neg):
+    if isinstance(e, syntax.Neg):
         return 3
     return 5
 
 
 def expr_text(e) -> str:
-    if isinstance(e, ast.Num):
+    if isinstance(e, syntax.Num):
         return e.text
-    if isinstance(e, ast.Str):
+    if isinstance(e, syntax.Str):
         return quote(e.value)
-    if isinstance(e, ast.Name):
+    if isinstance(e, syntax.Name):
         return e.id
-    if isinstance(e, ast.ShapeLit):
+    if isinstance(e, syntax.ShapeLit):
         return "x".join(str(d) for d in e.dims)
-    if isinstance(e, ast.Neg):
+    if isinstance(e, syntax.Neg):
         inner = expr_text(e.operand)
         return f"-({inner})" if _prec(e.operand) < 3 else f"-{inner}"
-    if isinstance(e, ast.Call):
+    if isinstance(e, syntax.Call):
         return f"{e.fn}({', '.join(expr_text(a) for a in e.args)})"
-    if isinstance(e, ast.BinOp):
+    if isinstance(e, syntax.BinOp):
         p = _PREC[e.op]
         right_assoc = e.op == "**"
         left, right = expr_text(e.left), expr_text(e.right)
@@ -63,11 +65,16 @@ def quote(text: str) -> str:
 
 
 def _atom(e) -> str:
-    if isinstance(e, ast.Num) and isinstance(e.value, int):
+    if isinstance(e, syntax.Num) and isinstance(e.value, int):
         return e.text
-    if isinstance(e, ast.ShapeLit) and all(isinstance(d, int) for d in e.dims):
+    if isinstance(e, syntax.ShapeLit) and all(isinstance(d, int) for d in e.dims):
         return expr_text(e)
     return "{" + expr_text(e) + "}"
+
+
+def body_text(body: syntax.Body) -> str:
+    """A body written on one line: `bn relu`."""
+    return _Printer().inline_body(body)
 
 
 # ---------------------------------------------------------------- layout of a syntax tree
@@ -89,19 +96,19 @@ class _Printer:
         self.lines.append(_Line(indent, text, start, start if end is None else end))
 
     # inline forms (one line)
-    def arg(self, a: ast.Arg) -> str:
-        value = "[" + self.inline_body(a.value) + "]" if isinstance(a.value, ast.Body) else expr_text(a.value)
+    def arg(self, a: syntax.Arg) -> str:
+        value = "[" + self.inline_body(a.value) + "]" if isinstance(a.value, syntax.Body) else expr_text(a.value)
         return f"{a.name}={value}" if a.name else value
 
     def args(self, args) -> str:
         return "(" + ", ".join(self.arg(a) for a in args) + ")"
 
-    def inline_body(self, body: ast.Body) -> str:
+    def inline_body(self, body: syntax.Body) -> str:
         return " ".join(self.inline(i) for i in body.items)
 
     def inline(self, item) -> str:
         """An element or default on one line."""
-        if isinstance(item, ast.Layer):
+        if isinstance(item, syntax.Layer):
             text = item.op
             if item.dash is not None:
                 text += "-" + _atom(item.dash)
@@ -110,36 +117,36 @@ class _Printer:
             if item.args is not None:
                 text += self.args(item.args)
             return text
-        if isinstance(item, ast.Default):
+        if isinstance(item, syntax.Default):
             return f"default {item.op}{self.args(item.args)}"
-        if isinstance(item, ast.Labelled):
+        if isinstance(item, syntax.Labelled):
             return f"{item.label}: {self.inline(item.element)}"
-        if isinstance(item, ast.Repeat):
+        if isinstance(item, syntax.Repeat):
             return f"[{self.inline_body(item.body)}]x{_atom(item.times)}"
-        if isinstance(item, ast.SaveRef):
+        if isinstance(item, syntax.SaveRef):
             return f"@{item.name}"
-        if isinstance(item, ast.MergeRefs):
+        if isinstance(item, syntax.MergeRefs):
             return f"{item.mode}({', '.join('@' + r for r in item.refs)})"
         head, bodies = self.composite(item)
         inner = " | ".join(self.inline_body(b) for b in bodies)
         opening = f"{head} {{" if head else "{"
         return f"{opening} {inner} }}" if inner else f"{opening} }}"
 
-    def composite(self, item) -> tuple[str, tuple[ast.Body, ...]]:
-        if isinstance(item, ast.Group):
+    def composite(self, item) -> tuple[str, tuple[syntax.Body, ...]]:
+        if isinstance(item, syntax.Group):
             return "", (item.body,)
-        if isinstance(item, ast.ConcatBlock):
+        if isinstance(item, syntax.ConcatBlock):
             return "concat", item.branches
-        if isinstance(item, ast.ResidualBlock):
+        if isinstance(item, syntax.ResidualBlock):
             head = "residual" + (self.args(item.args) if item.args is not None else "")
             return head, (item.body,) if item.shortcut is None else (item.body, item.shortcut)
-        if isinstance(item, ast.DenseBlock):
+        if isinstance(item, syntax.DenseBlock):
             return "dense" + (self.args(item.args) if item.args is not None else ""), item.bodies
-        if isinstance(item, ast.GateBlock):
+        if isinstance(item, syntax.GateBlock):
             return "gate", (item.body,)
-        if isinstance(item, ast.SideBlock):
+        if isinstance(item, syntax.SideBlock):
             return f"side {item.name}", (item.body,)
-        if isinstance(item, ast.BlockDef):
+        if isinstance(item, syntax.BlockDef):
             params = "(" + ", ".join(p.name + (f"={expr_text(p.default)}" if p.default is not None else "")
                                       for p in item.params) + ")" if item.params else ""
             return f"block {item.name}{params}", (item.body,)
@@ -149,14 +156,14 @@ class _Printer:
     def element(self, item, indent: int, prefix: str = "") -> None:
         """Print one element; an element written over several lines keeps several lines."""
         loc = item.loc
-        if isinstance(item, ast.Labelled):
+        if isinstance(item, syntax.Labelled):
             return self.element(item.element, indent, prefix + f"{item.label}: ")
-        multiline = loc.end_line > loc.line and not isinstance(item, (ast.Layer, ast.Default, ast.SaveRef,
-                                                                      ast.MergeRefs))
+        multiline = loc.end_line > loc.line and not isinstance(item, (syntax.Layer, syntax.Default, syntax.SaveRef,
+                                                                      syntax.MergeRefs))
         if not multiline:
             self.emit(indent, prefix + self.inline(item), loc.line, loc.end_line)
             return
-        if isinstance(item, ast.Repeat):
+        if isinstance(item, syntax.Repeat):
             self.emit(indent, prefix + "[", loc.line)
             self.body(item.body, indent + 1)
             self.emit(indent, f"]x{_atom(item.times)}", loc.end_line)
@@ -167,7 +174,7 @@ class _Printer:
             self.body(b, indent + 1, first_prefix="| " if i else "")
         self.emit(indent, "}", loc.end_line)
 
-    def body(self, body: ast.Body, indent: int, first_prefix: str = "") -> None:
+    def body(self, body: syntax.Body, indent: int, first_prefix: str = "") -> None:
         """Items that started on the same source line share an output line."""
         run: list = []
 
@@ -181,7 +188,7 @@ class _Printer:
 
         for item in body.items:
             loc = item.loc
-            single = loc.end_line == loc.line or isinstance(item, (ast.Layer, ast.Default))
+            single = loc.end_line == loc.line or isinstance(item, (syntax.Layer, syntax.Default))
             if single and (not run or run[-1].loc.end_line == loc.line):
                 run.append(item)
                 continue
@@ -197,21 +204,21 @@ class _Printer:
 
     def statement(self, st) -> None:
         loc = st.loc
-        if isinstance(st, ast.NetworkDecl):
+        if isinstance(st, syntax.NetworkDecl):
             params = "(" + ", ".join(p.name + (f"={expr_text(p.default)}" if p.default is not None else "")
                                       for p in st.params) + ")" if st.params else ""
             self.emit(0, f"network {st.name}{params}", loc.line, loc.end_line)
-        elif isinstance(st, ast.InputDecl):
+        elif isinstance(st, syntax.InputDecl):
             self.emit(0, f"input {expr_text(st.shape)}", loc.line)
-        elif isinstance(st, ast.MetaDecl):
+        elif isinstance(st, syntax.MetaDecl):
             self.emit(0, f"meta {st.key} {quote(st.value)}", loc.line)
-        elif isinstance(st, ast.ImportDecl):
+        elif isinstance(st, syntax.ImportDecl):
             self.emit(0, f"import {quote(st.path)}", loc.line)
-        elif isinstance(st, ast.ExpectDecl):
+        elif isinstance(st, syntax.ExpectDecl):
             self.emit(0, f"expect {st.what} {st.value}", loc.line)
-        elif isinstance(st, ast.LintOff):
+        elif isinstance(st, syntax.LintOff):
             self.emit(0, f"lint off {', '.join(st.ids)}", loc.line, loc.end_line)
-        elif isinstance(st, ast.BlockDef):
+        elif isinstance(st, syntax.BlockDef):
             if loc.end_line > loc.line:
                 head, (body,) = self.composite(st)
                 self.emit(0, f"{head} {{", loc.line)
@@ -233,17 +240,17 @@ def format_text(text: str, filename: str = "<string>") -> str:
     i = 0
     while i < len(statements):
         st = statements[i]
-        if isinstance(st, (ast.NetworkDecl, ast.InputDecl, ast.MetaDecl, ast.ImportDecl, ast.ExpectDecl,
-                           ast.LintOff, ast.BlockDef)):
+        if isinstance(st, (syntax.NetworkDecl, syntax.InputDecl, syntax.MetaDecl, syntax.ImportDecl, syntax.ExpectDecl,
+                           syntax.LintOff, syntax.BlockDef)):
             printer.statement(st)
             i += 1
             continue
         j = i
         while j < len(statements) and not isinstance(statements[j], (
-                ast.NetworkDecl, ast.InputDecl, ast.MetaDecl, ast.ImportDecl, ast.ExpectDecl, ast.LintOff,
-                ast.BlockDef)):
+                syntax.NetworkDecl, syntax.InputDecl, syntax.MetaDecl, syntax.ImportDecl, syntax.ExpectDecl, syntax.LintOff,
+                syntax.BlockDef)):
             j += 1
-        printer.body(ast.Body(tuple(statements[i:j]), None), 0)
+        printer.body(syntax.Body(tuple(statements[i:j]), None), 0)
         i = j
     return _with_trivia(printer.lines, tree.comments, text)
 
@@ -321,65 +328,13 @@ def _align_comments(out: list[list]) -> list[str]:
 # ---------------------------------------------------------------- an IR written out flat
 
 
-def _pair(p) -> str:
-    return str(p[0]) if p[0] == p[1] else f"{p[0]}x{p[1]}"
-
-
-def _num(x: float) -> str:
-    text = repr(float(x))
-    return text if "e" in text or "." in text else text + ".0"
-
-
 def _leaf(node: ir.NodeBase) -> str:
-    if isinstance(node, ir.Conv):
-        t, b, l, r = node.padding
-        kh, kw = node.kernel
-        if (t, b, l, r) == (0, 0, 0, 0):
-            pad = "valid"
-        elif t == b and l == r:
-            pad = _pair((t, l))
-        else:
-            pad = "same"  # only 'same' on an even kernel pads asymmetrically
-        args = [f"stride={_pair(node.stride)}", f"pad={pad}"]
-        if node.dilation != (1, 1):
-            args.append(f"dilation={_pair(node.dilation)}")
-        if node.groups != 1:
-            args.append(f"groups={node.groups}")
-        args.append(f"bias={'true' if node.bias else 'false'}")
-        return f"conv{kh}x{kw}-{node.out_channels}({', '.join(args)})"
-    if isinstance(node, ir.Linear):
-        return f"fc-{node.out_features}(bias={'true' if node.bias else 'false'})"
-    if isinstance(node, ir.Pool):
-        op = "maxpool" if node.mode == "max" else "avgpool"
-        args = [f"pad={_pair(node.padding)}", f"ceil={'true' if node.ceil_mode else 'false'}"]
-        if node.mode == "avg" and not node.count_include_pad:
-            args.append("count_include_pad=false")
-        return f"{op}{node.kernel[0]}x{node.kernel[1]}/{_pair(node.stride)}({', '.join(args)})"
-    if isinstance(node, ir.AdaptivePool):
-        return f"adaptive_{node.mode}pool-{_pair(node.output_size)}"
-    if isinstance(node, ir.BatchNorm):
-        return f"bn(eps={_num(node.eps)}, momentum={_num(node.momentum)})"
-    if isinstance(node, ir.LRN):
-        return f"lrn({node.size}, alpha={_num(node.alpha)}, beta={_num(node.beta)}, k={_num(node.k)})"
-    if isinstance(node, ir.Activation):
-        if node.fn == "leaky_relu":
-            return f"leaky_relu({_num(node.alpha)})"
-        if node.fn == "elu":
-            return f"elu({_num(node.alpha)})"
-        if node.fn == "prelu":
-            return "prelu(channels=true)" if node.num_parameters > 1 else "prelu"
-        return node.fn
-    if isinstance(node, ir.Dropout):
-        return f"dropout({_num(node.p)})"
-    if isinstance(node, ir.Flatten):
-        return "flatten"
-    if isinstance(node, ir.Upsample):
-        return f"upsample({node.scale}, mode={node.mode})"
-    if isinstance(node, ir.Save):
-        return f"@{node.ref}"
-    if isinstance(node, ir.Merge):
-        return f"{node.mode}({', '.join('@' + r for r in node.refs)})"
-    raise TypeError(f"no flat form for {node.kind}")
+    """A leaf layer as .net text: the flat form its op file registered."""
+    rule = kind(node.kind)
+    if rule.flat is None:
+        raise ValueError(f"a {node.kind} layer ({node.path}) has no .net form: an optimised network cannot be "
+                         "written out; write it before the inference passes")
+    return rule.flat(node)
 
 
 def _flat_body(seq: ir.Seq, indent: int, out: list[str], prefix: str = "") -> None:
@@ -391,56 +346,44 @@ def _flat_body(seq: ir.Seq, indent: int, out: list[str], prefix: str = "") -> No
         out.append(INDENT * indent + prefix.rstrip())
 
 
-def _flat_node(node: ir.NodeBase, indent: int, out: list[str], prefix: str = "") -> None:
-    pad = INDENT * indent
+def _flat_head(node: ir.NodeBase) -> tuple[str, tuple[ir.Seq, ...]] | None:
+    """A composite's opening words (`residual(shortcut=pad)`) and the bodies it writes, or None for a leaf."""
+    if node.kind in _PASS_COMPOSITES:
+        raise ValueError(f"a {node.kind} block ({node.path}) has no .net form: an optimised network cannot be "
+                         "written out; write it before the inference passes")
     label = f"{node.name}: "
     if isinstance(node, ir.Seq):
-        out.append(f"{pad}{prefix}{label}{{")
-        _flat_body(node, indent + 1, out)
-        out.append(pad + "}")
-        return
-    if isinstance(node, (ir.Concat, ir.Dense)) or (isinstance(node, ir.Residual) and node.shortcut is not None
-                                                   and not _auto_shortcut(node)):
-        if isinstance(node, ir.Concat):
-            head, parts = "concat", node.branches
-        elif isinstance(node, ir.Dense):
-            head, parts = "dense", node.layers
-        else:
-            head, parts = "residual", (node.body, node.shortcut)
-        out.append(f"{pad}{prefix}{label}{head} {{")
-        for i, part in enumerate(parts):
-            _flat_body(part, indent + 1, out, "| " if i else "")
-        out.append(pad + "}")
-        return
+        return label, (node,)
+    if isinstance(node, ir.Concat):
+        return label + "concat ", node.branches
+    if isinstance(node, ir.Dense):
+        return label + "dense ", node.layers
     if isinstance(node, ir.Residual):
-        mode = _auto_shortcut(node)
-        head = "residual" + (f"(shortcut={mode})" if mode else "(shortcut=identity)")
-        out.append(f"{pad}{prefix}{label}{head} {{")
-        _flat_body(node.body, indent + 1, out)
-        out.append(pad + "}")
-        return
+        if node.shortcut_kind == "explicit":
+            return label + "residual ", (node.body, node.shortcut)
+        # the front end makes the shortcut again from the mode: shapes decide the projection's stride
+        return label + f"residual(shortcut={node.shortcut_kind}) ", (node.body,)
     if isinstance(node, ir.Gate):
-        out.append(f"{pad}{prefix}{label}gate {{")
-        _flat_body(node.body, indent + 1, out)
-        out.append(pad + "}")
-        return
+        return label + "gate ", (node.body,)
     if isinstance(node, ir.Side):
-        out.append(f"{pad}{prefix}side {node.output} {{")
-        _flat_body(node.body, indent + 1, out)
-        out.append(pad + "}")
-        return
-    if isinstance(node, ir.Save):
-        out.append(f"{pad}{prefix}{label}{_leaf(node)}")
-        return
-    out.append(f"{pad}{prefix}{label}{_leaf(node)}")
+        return f"side {node.output} ", (node.body,)
+    return None
 
 
-def _auto_shortcut(node: ir.Residual) -> str | None:
-    """'project' or 'pad' when the shortcut is one the front end generated; None when written out."""
-    if node.shortcut is None:
-        return None
-    names = tuple(c.name for c in node.shortcut.children)
-    return {("conv", "bn"): "project", ("subsample", "pad"): "pad"}.get(names)
+def _flat_node(node: ir.NodeBase, indent: int, out: list[str], prefix: str = "") -> None:
+    pad = INDENT * indent
+    head = _flat_head(node)
+    if head is None:
+        out.append(f"{pad}{prefix}{node.name}: {_leaf(node)}")
+        return
+    opening, parts = head
+    out.append(f"{pad}{prefix}{opening}{{")
+    for i, part in enumerate(parts):
+        _flat_body(part, indent + 1, out, "| " if i else "")
+    out.append(pad + "}")
+
+
+_PASS_COMPOSITES = frozenset({"fused_concat", "buffered_dense"})  # leaf pass kinds register no flat form
 
 
 def format_network(net: ir.Network) -> str:
@@ -452,7 +395,7 @@ def format_network(net: ir.Network) -> str:
         out.append(f"meta {key} {quote(value)}")
     out.append("input " + "x".join(str(d) for d in net.input_shape))
     if net.lint_off:
-        out.append("lint off " + ", ".join(net.lint_off))
+        out.append("lint off " + ", ".join(item.id for item in net.lint_off))
     for e in net.expects:
         out.append(f"expect {e.what} {e.value}")
     out.append("")
@@ -467,5 +410,5 @@ def _value(v) -> str:
     if isinstance(v, str):
         return quote(v)
     if isinstance(v, float):
-        return _num(v)
+        return number(v)
     return str(v)

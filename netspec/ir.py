@@ -12,9 +12,11 @@ input is symbolic (`input 3xHxW`); numeric analyses need concrete sizes.
 
 from __future__ import annotations
 
-from typing import Annotated, Iterator, Literal, Union
+from typing import Annotated, ClassVar, Iterator, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, SerializeAsAny, WrapValidator
+
+from .diagnostics import Span
 
 Dim = Union[int, str]
 Shape = tuple[Dim, ...]
@@ -26,19 +28,6 @@ class Frozen(BaseModel):
     # test validates every zoo network); validation schemas are built only when something asks
     # for them, e.g. model_validate_json, which keeps `netspec lint` from paying for them.
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
-
-class Span(Frozen):
-    """Where a node came from in the source: 1-based line and column."""
-
-    file: str
-    line: int
-    column: int
-    end_line: int
-    end_column: int
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
 
 
 class NodeBase(Frozen):
@@ -54,193 +43,163 @@ class NodeBase(Frozen):
         return self.path.rsplit(".", 1)[-1]
 
     def sub_nodes(self) -> tuple["NodeBase", ...]:
-        """Direct sub-nodes, in the order they run; a node a pass adds overrides this for its extras."""
+        """Direct sub-nodes, in the order they run (a residual's body before its shortcut)."""
         return ()
 
+    def with_children(self, *nodes: "NodeBase") -> "NodeBase":
+        """This node with its sub-nodes replaced by `nodes`, given in `sub_nodes()` order.
 
-# ---------------------------------------------------------------- layers
-
-
-class Conv(NodeBase):
-    kind: Literal["conv"] = "conv"
-    in_channels: int
-    out_channels: int
-    kernel: Pair  # (kh, kw)
-    stride: Pair = (1, 1)
-    padding: tuple[int, int, int, int] = (0, 0, 0, 0)  # (top, bottom, left, right): 'same' with an even kernel is asymmetric
-    dilation: Pair = (1, 1)
-    groups: int = 1
-    bias: bool = True
-
-
-class Linear(NodeBase):
-    kind: Literal["linear"] = "linear"
-    in_features: int
-    out_features: int
-    bias: bool = True
-
-
-class Pool(NodeBase):
-    kind: Literal["pool"] = "pool"
-    mode: Literal["max", "avg"]
-    kernel: Pair
-    stride: Pair
-    padding: Pair = (0, 0)  # symmetric, as torch's pooling layers take it
-    ceil_mode: bool = False
-    count_include_pad: bool = True  # avg only: torch's default
-
-
-class AdaptivePool(NodeBase):
-    kind: Literal["adaptive_pool"] = "adaptive_pool"
-    mode: Literal["max", "avg"]
-    output_size: Pair  # (1, 1) is global pooling
-
-
-class BatchNorm(NodeBase):
-    kind: Literal["batchnorm"] = "batchnorm"
-    num_features: int
-    eps: float = 1e-5
-    momentum: float = 0.1
-
-
-class LRN(NodeBase):
-    """Local response normalisation across channels (AlexNet, VGG A-LRN)."""
-
-    kind: Literal["lrn"] = "lrn"
-    size: int = 5
-    alpha: float = 1e-4
-    beta: float = 0.75
-    k: float = 2.0
-
-
-ActivationFn = Literal[
-    "relu", "relu6", "leaky_relu", "prelu", "elu", "selu", "sigmoid", "tanh",
-    "hardswish", "hardsigmoid", "silu", "gelu", "softmax", "identity",
-]
-
-
-class Activation(NodeBase):
-    kind: Literal["activation"] = "activation"
-    fn: ActivationFn
-    alpha: float | None = None  # leaky_relu's negative slope, elu's alpha, prelu's initial slope
-    num_parameters: int = 1  # prelu only: 1 shared slope, or one per channel
-
-
-class Dropout(NodeBase):
-    kind: Literal["dropout"] = "dropout"
-    p: float = 0.5
-
-
-class Flatten(NodeBase):
-    kind: Literal["flatten"] = "flatten"
-
-
-class Upsample(NodeBase):
-    kind: Literal["upsample"] = "upsample"
-    scale: int = 2
-    mode: Literal["nearest", "bilinear"] = "nearest"
-
-
-class ChannelPad(NodeBase):
-    """Zero channels added before and after the input's (ResNet option A shortcut)."""
-
-    kind: Literal["channel_pad"] = "channel_pad"
-    before: int
-    after: int
+        The one way every rewriter rebuilds a composite: `sub_nodes` and `with_children` are
+        the whole traversal contract, so a new composite kind needs nothing else to be walked.
+        """
+        if nodes:
+            raise ValueError(f"a {self.kind} node has no sub-nodes")
+        return self
 
 
 # ---------------------------------------------------------------- composition
 
 
-class Seq(NodeBase):
-    kind: Literal["seq"] = "seq"
-    children: tuple["Node", ...] = ()
-    block: str | None = None  # the user block this sequence was expanded from, e.g. "bottleneck"
+def _by_kind(value, handler):
+    """A child read from JSON (or a dict) is validated as the class its `kind` names in the registry."""
+    if isinstance(value, NodeBase):
+        return value
+    from .ops.registry import node_class
+
+    cls = node_class(value.get("kind")) if isinstance(value, dict) else None
+    if cls is None:
+        raise ValueError(f"not an IR node: unknown kind {value.get('kind') if isinstance(value, dict) else value!r}")
+    return cls.model_validate(value)
+
+
+# A child of a composite: any registered kind, leaf or composite, validated and dumped as its own class
+# (SerializeAsAny: a child's fields are its class's, not NodeBase's). An op file's new kind needs no edit here.
+Node = Annotated[NodeBase, WrapValidator(_by_kind), SerializeAsAny()]
+
+
+class RepeatSpan(Frozen):
+    """Children [start, stop) of a Seq came from a `[...]xN` repeat: `count` iterations of equal length."""
+
+    start: int
+    stop: int
+    count: int
+
+
+class Composite(NodeBase):
+    """A node with sub-nodes. SUB_FIELDS names the fields that hold them, in the order they run: a
+    tuple field holds any number (in with_children it takes the rest), another one node or None."""
+
+    SUB_FIELDS: ClassVar[tuple[str, ...]] = ()
 
     def sub_nodes(self):
-        return self.children
+        out: list[NodeBase] = []
+        for name in self.SUB_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, tuple):
+                out.extend(value)
+            elif value is not None:
+                out.append(value)
+        return tuple(out)
+
+    def with_children(self, *nodes):
+        update, rest = {}, list(nodes)
+        for name in self.SUB_FIELDS:
+            if isinstance(getattr(self, name), tuple):
+                update[name], rest = tuple(rest), []
+            else:
+                update[name] = rest.pop(0) if rest else None
+        if rest:
+            raise ValueError(f"a {self.kind} node takes {len(nodes) - len(rest)} sub-nodes, got {len(nodes)}")
+        return self.model_copy(update=update)
 
 
-class Concat(NodeBase):
+BlockArg = Union[bool, int, float, str, tuple[int, ...]]
+
+
+class Seq(Composite):
+    SUB_FIELDS = ("children",)
+
+    kind: Literal["seq"] = "seq"
+    children: tuple[Node, ...] = ()
+    block: str | None = None  # the user block this sequence was expanded from, e.g. "bottleneck"
+    block_args: dict[str, BlockArg] = {}  # that call's bound arguments, defaults included: {"c": 64, "stride": 2}
+    repeats: tuple[RepeatSpan, ...] = ()  # which runs of children were written as repeats (nested ones too)
+
+
+class Concat(Composite):
     """Parallel branches on the same input, joined along channels (inception)."""
+
+    SUB_FIELDS = ("branches",)
 
     kind: Literal["concat"] = "concat"
     branches: tuple[Seq, ...]
 
-    def sub_nodes(self):
-        return self.branches
+
+ShortcutKind = Literal["identity", "project", "pad", "explicit"]
 
 
-class Residual(NodeBase):
+class Residual(Composite):
     """out = body(x) + shortcut(x); shortcut None is the identity."""
+
+    SUB_FIELDS = ("body", "shortcut")
 
     kind: Literal["residual"] = "residual"
     body: Seq
     shortcut: Seq | None = None
+    # how the shortcut came about: the identity, the front end's 1x1 conv + bn projection (option B),
+    # its subsample + zero channels (option A), or a body the spec wrote after `|`
+    shortcut_kind: ShortcutKind = "identity"
 
-    def sub_nodes(self):
-        return (self.body,) if self.shortcut is None else (self.body, self.shortcut)
 
-
-class Dense(NodeBase):
+class Dense(Composite):
     """DenseNet block: layer i sees the concat of the input and every earlier layer's output."""
+
+    SUB_FIELDS = ("layers",)
 
     kind: Literal["dense"] = "dense"
     layers: tuple[Seq, ...]
 
-    def sub_nodes(self):
-        return self.layers
 
-
-class Gate(NodeBase):
+class Gate(Composite):
     """out = x * body(x), body(x) broadcast over H and W (squeeze-excitation)."""
+
+    SUB_FIELDS = ("body",)
 
     kind: Literal["gate"] = "gate"
     body: Seq
 
-    def sub_nodes(self):
-        return (self.body,)
 
-
-class Side(NodeBase):
+class Side(Composite):
     """A named side output (GoogLeNet's auxiliary classifiers); the main path passes through."""
+
+    SUB_FIELDS = ("body",)
 
     kind: Literal["side"] = "side"
     output: str
     body: Seq
 
-    def sub_nodes(self):
-        return (self.body,)
+
+# ---------------------------------------------------------------- what the inference passes produce
+# Composite kinds of their own: JSON round-trips an optimised IR and every walker sees their extra
+# sub-nodes. Each subclasses the node it replaces and records what a backend must compute from the
+# original weights. (The leaf kinds the passes make live beside their layers: ops/conv.py, ops/linear.py.)
 
 
-class Save(NodeBase):
-    """Names the current tensor so a later Merge can refer to it (U-Net skips)."""
+class FusedConcat(Concat):
+    """A concat whose branches that opened with a 1x1 conv now read slices of one shared stem."""
 
-    kind: Literal["save"] = "save"
-    ref: str
+    SUB_FIELDS = ("stem", "branches")  # the stem runs first
 
-
-class Merge(NodeBase):
-    """Joins the current tensor with saved ones: channel concat or elementwise add."""
-
-    kind: Literal["merge"] = "merge"
-    mode: Literal["concat", "add"]
-    refs: tuple[str, ...]
-    ref_shapes: tuple[Shape, ...]  # shapes of the saved tensors, in refs order
+    kind: Literal["fused_concat"] = "fused_concat"
+    stem: Seq  # the FusedConv, then the elementwise layers every fused branch applied after it
+    splits: tuple[int, ...]  # channels of each slice of the stem's output
+    parts: tuple[int | None, ...]  # per branch: the slice it reads, or None for the concat's input
 
 
-Node = Annotated[
-    Union[
-        Conv, Linear, Pool, AdaptivePool, BatchNorm, LRN, Activation, Dropout, Flatten,
-        Upsample, ChannelPad, Seq, Concat, Residual, Dense, Gate, Side, Save, Merge,
-    ],
-    Field(discriminator="kind"),
-]
+class BufferedDense(Dense):
+    """A dense block written into one preallocated output instead of re-concatenating per layer."""
 
-LAYER_KINDS = frozenset(
-    {"conv", "linear", "pool", "adaptive_pool", "batchnorm", "lrn", "activation", "dropout",
-     "flatten", "upsample", "channel_pad", "save", "merge"}
-)
+    kind: Literal["buffered_dense"] = "buffered_dense"
 
 
 # ---------------------------------------------------------------- the network
@@ -254,6 +213,13 @@ class Expect(Frozen):
     span: Span | None = None
 
 
+class LintOff(Frozen):
+    """A lint id a `lint off` line switches off, and where it is written (an unknown id is warned about there)."""
+
+    id: str
+    span: Span | None = None
+
+
 class Network(Frozen):
     name: str
     source: str | None = None  # file the spec was read from
@@ -263,7 +229,7 @@ class Network(Frozen):
     constraints: tuple[str, ...] = ()  # what a symbolic input must satisfy, e.g. "H must be a multiple of 32"
     body: Seq
     expects: tuple[Expect, ...] = ()
-    lint_off: tuple[str, ...] = ()  # lint ids switched off in the spec
+    lint_off: tuple[LintOff, ...] = ()  # lint ids switched off in the spec
     spec_hash: str = ""  # sha256 of the canonical IR without spans: identifies the architecture
 
     @property
@@ -273,7 +239,6 @@ class Network(Frozen):
     @property
     def side_outputs(self) -> tuple[str, ...]:
         return tuple(n.output for n in walk(self.body) if isinstance(n, Side))
-
 
 
 def children(node: NodeBase) -> tuple[NodeBase, ...]:
@@ -293,3 +258,22 @@ def walk(node: NodeBase) -> Iterator[NodeBase]:
 def layers(node: NodeBase) -> Iterator[NodeBase]:
     """The leaf layers under `node`, in definition order."""
     return (n for n in walk(node) if n.kind in LAYER_KINDS)
+
+
+# ---------------------------------------------------------------- the layers, from their op files
+# Every leaf kind is defined in netspec/ops/<op>.py beside its shape rule, cost and text forms;
+# they are re-exported here so that `ir.Conv` and friends name them for backends and tests.
+
+from .ops import registry as _registry  # noqa: E402
+from .ops.activation import Activation, ActivationFn  # noqa: E402
+from .ops.conv import Conv, FoldedConv, FusedConv  # noqa: E402
+from .ops.linear import FoldedLinear, Linear  # noqa: E402
+from .ops.misc import ChannelPad, Dropout, Flatten, Upsample  # noqa: E402
+from .ops.norm import LRN, BatchNorm  # noqa: E402
+from .ops.pool import AdaptivePool, Pool  # noqa: E402
+from .ops.skip import Merge, Save  # noqa: E402
+
+for _cls in (Seq, Concat, Residual, Dense, Gate, Side, FusedConcat, BufferedDense):
+    _registry.register_node(_cls)
+
+LAYER_KINDS = _registry.LEAF_KINDS  # the kinds an op file registers: leaf layers (grows with the registry)

@@ -1,4 +1,4 @@
-"""Text -> syntax tree (netspec.ast), with syntax errors a person can act on.
+"""Text -> syntax tree (netspec.syntax), with syntax errors a person can act on.
 
 Lark parses grammars/netspec.lark (LALR); `ToAst` has one method per grammar rule.
 Syntax errors become Diagnostics: located, with the source line and a caret, and what
@@ -13,9 +13,8 @@ from importlib import resources
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from . import ast
-from .diagnostics import Diagnostic, SpecError
-from .ir import Span
+from . import syntax
+from .diagnostics import Diagnostic, SpecError, Span
 
 
 @lru_cache(maxsize=1)
@@ -26,10 +25,9 @@ def _lark() -> Lark:
                 maybe_placeholders=False, cache=True)
 
 
-def parse_tree(text: str, filename: str = "<string>") -> ast.SpecFile:
+def parse_tree(text: str, filename: str = "<string>") -> syntax.SpecFile:
     """Parse .net text into a SpecFile, or raise SpecError with a located syntax diagnostic."""
-    comments: list[ast.Comment] = []
-    _check_brackets(text, filename)
+    comment_starts = _check_brackets(text, filename)
     try:
         tree = _lark().parse(text, on_error=None)
     except UnexpectedInput as exc:
@@ -40,39 +38,18 @@ def parse_tree(text: str, filename: str = "<string>") -> ast.SpecFile:
         if isinstance(exc.orig_exc, SpecError):
             raise exc.orig_exc from None
         raise
-    for line_no, line in enumerate(text.splitlines(), 1):
-        if "#" in line:
-            col = _comment_column(line)
-            if col is not None:
-                comments.append(ast.Comment(line[col:].rstrip(), line_no, col + 1))
-    return ast.SpecFile(tuple(statements), tuple(comments), filename)
+    lines = text.split("\n")
+    comments = tuple(syntax.Comment(lines[line - 1][column - 1:].rstrip(), line, column)
+                     for line, column in comment_starts)
+    return syntax.SpecFile(tuple(statements), comments, filename)
 
 
-def _comment_column(line: str) -> int | None:
-    """Where a `#` comment starts on a line, skipping `#` inside strings."""
-    in_string = False
-    escaped = False
-    for i, ch in enumerate(line):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch == "#":
-            return i
-    return None
+def _loc(meta) -> syntax.Loc:
+    return syntax.Loc(meta.line, meta.column, meta.end_line, meta.end_column)
 
 
-def _loc(meta) -> ast.Loc:
-    return ast.Loc(meta.line, meta.column, meta.end_line, meta.end_column)
-
-
-def _tok_loc(tok: Token) -> ast.Loc:
-    return ast.Loc(tok.line, tok.column, tok.end_line, tok.end_column)
+def _tok_loc(tok: Token) -> syntax.Loc:
+    return syntax.Loc(tok.line, tok.column, tok.end_line, tok.end_column)
 
 
 def _shape_dims(text: str) -> tuple[int | str, ...]:
@@ -96,7 +73,7 @@ def _unescape(token: str) -> str:
 
 @v_args(meta=True)
 class ToAst(Transformer):
-    """One method per grammar rule (and alias), each building the matching ast node."""
+    """One method per grammar rule (and alias), each building the matching syntax node."""
 
     def start(self, meta, items):
         return items
@@ -104,44 +81,45 @@ class ToAst(Transformer):
     # header statements
     def network(self, meta, items):
         params = items[1] if len(items) > 1 else ()
-        return ast.NetworkDecl(str(items[0]), params, _loc(meta))
+        return syntax.NetworkDecl(str(items[0]), params, _loc(meta))
 
     def params(self, meta, items):
         return tuple(items)
 
     def param(self, meta, items):
-        return ast.Param(str(items[0]), items[1] if len(items) > 1 else None, _loc(meta))
+        return syntax.Param(str(items[0]), items[1] if len(items) > 1 else None, _loc(meta))
 
     def input(self, meta, items):
         tok = items[0]
-        return ast.InputDecl(ast.ShapeLit(_shape_dims(str(tok)), _tok_loc(tok)), _loc(meta))
+        return syntax.InputDecl(syntax.ShapeLit(_shape_dims(str(tok)), _tok_loc(tok)), _loc(meta))
 
     def meta(self, meta, items):
-        return ast.MetaDecl(str(items[0]), _unescape(str(items[1])), _loc(meta))
+        return syntax.MetaDecl(str(items[0]), _unescape(str(items[1])), _loc(meta))
 
     def import_(self, meta, items):
-        return ast.ImportDecl(_unescape(str(items[0])), _loc(meta))
+        return syntax.ImportDecl(_unescape(str(items[0])), _loc(meta))
 
     def expect(self, meta, items):
-        return ast.ExpectDecl(str(items[0]), str(items[1]), _loc(meta))
+        return syntax.ExpectDecl(str(items[0]), str(items[1]), _loc(meta))
 
     def lint_off(self, meta, items):
-        return ast.LintOff(tuple(str(t) for t in items), _loc(meta))
+        locs = tuple(syntax.Loc(t.line, t.column, t.end_line, t.end_column) for t in items)
+        return syntax.LintOff(tuple(str(t) for t in items), _loc(meta), locs)
 
     def block_def(self, meta, items):
         name, *rest = items
         params = rest[0] if len(rest) == 2 else ()
-        return ast.BlockDef(str(name), params, rest[-1], _loc(meta))
+        return syntax.BlockDef(str(name), params, rest[-1], _loc(meta))
 
     # bodies
     def body(self, meta, items):
-        return ast.Body(tuple(items), None if meta.empty else _loc(meta))
+        return syntax.Body(tuple(items), None if meta.empty else _loc(meta))
 
     def default(self, meta, items):
-        return ast.Default(str(items[0]), tuple(items[1:]), _loc(meta))
+        return syntax.Default(str(items[0]), tuple(items[1:]), _loc(meta))
 
     def labelled(self, meta, items):
-        return ast.Labelled(str(items[0]), items[1], _loc(meta))
+        return syntax.Labelled(str(items[0]), items[1], _loc(meta))
 
     def layer(self, meta, items):
         op = str(items[0])
@@ -154,7 +132,7 @@ class ToAst(Transformer):
                 slash = value
             else:
                 args = value
-        return ast.Layer(op, dash, slash, args, _loc(meta))
+        return syntax.Layer(op, dash, slash, args, _loc(meta))
 
     def dash(self, meta, items):
         return ("dash", self._atom(items[0]))
@@ -170,44 +148,44 @@ class ToAst(Transformer):
 
     def arg(self, meta, items):
         if len(items) == 2:
-            return ast.Arg(str(items[0]), items[1], _loc(meta))
-        return ast.Arg(None, items[0], _loc(meta))
+            return syntax.Arg(str(items[0]), items[1], _loc(meta))
+        return syntax.Arg(None, items[0], _loc(meta))
 
     def seq_value(self, meta, items):
         return items[0]
 
     def repeat(self, meta, items):
         body, _times, count = items
-        return ast.Repeat(body, self._atom(count), _loc(meta))
+        return syntax.Repeat(body, self._atom(count), _loc(meta))
 
     def group(self, meta, items):
-        return ast.Group(items[0], _loc(meta))
+        return syntax.Group(items[0], _loc(meta))
 
     def concat(self, meta, items):
-        return ast.ConcatBlock(tuple(b for b in items if isinstance(b, ast.Body)), _loc(meta))
+        return syntax.ConcatBlock(tuple(b for b in items if isinstance(b, syntax.Body)), _loc(meta))
 
     def residual(self, meta, items):
         args = None
         if items and isinstance(items[0], tuple) and items[0][0] == "args":
             args = items[0][1]
             items = items[1:]
-        return ast.ResidualBlock(args, items[0], items[1] if len(items) > 1 else None, _loc(meta))
+        return syntax.ResidualBlock(args, items[0], items[1] if len(items) > 1 else None, _loc(meta))
 
     def dense(self, meta, items):
         args = items[0][1] if isinstance(items[0], tuple) else None
-        return ast.DenseBlock(args, tuple(b for b in items if isinstance(b, ast.Body)), _loc(meta))
+        return syntax.DenseBlock(args, tuple(b for b in items if isinstance(b, syntax.Body)), _loc(meta))
 
     def gate(self, meta, items):
-        return ast.GateBlock(items[0], _loc(meta))
+        return syntax.GateBlock(items[0], _loc(meta))
 
     def side(self, meta, items):
-        return ast.SideBlock(str(items[0]), items[1], _loc(meta))
+        return syntax.SideBlock(str(items[0]), items[1], _loc(meta))
 
     def save(self, meta, items):
-        return ast.SaveRef(str(items[0])[1:], _loc(meta))
+        return syntax.SaveRef(str(items[0])[1:], _loc(meta))
 
     def merge(self, meta, items):
-        return ast.MergeRefs(str(items[0]), tuple(str(t)[1:] for t in items[1:]), _loc(meta))
+        return syntax.MergeRefs(str(items[0]), tuple(str(t)[1:] for t in items[1:]), _loc(meta))
 
     # expressions
     def _atom(self, item):
@@ -216,33 +194,33 @@ class ToAst(Transformer):
 
     def binop(self, meta, items):
         left, op, right = items
-        return ast.BinOp(str(op), left, right, _loc(meta))
+        return syntax.BinOp(str(op), left, right, _loc(meta))
 
     def neg(self, meta, items):
-        return ast.Neg(items[0], _loc(meta))
+        return syntax.Neg(items[0], _loc(meta))
 
     def int(self, meta, items):
         tok = items[0]
-        return ast.Num(int(tok), str(tok), _tok_loc(tok))
+        return syntax.Num(int(tok), str(tok), _tok_loc(tok))
 
     def float(self, meta, items):
         tok = items[0]
-        return ast.Num(float(tok), str(tok), _tok_loc(tok))
+        return syntax.Num(float(tok), str(tok), _tok_loc(tok))
 
     def shape(self, meta, items):
         tok = items[0]
-        return ast.ShapeLit(_shape_dims(str(tok)), _tok_loc(tok))
+        return syntax.ShapeLit(_shape_dims(str(tok)), _tok_loc(tok))
 
     def name(self, meta, items):
         tok = items[0]
-        return ast.Name(str(tok), _tok_loc(tok))
+        return syntax.Name(str(tok), _tok_loc(tok))
 
     def string(self, meta, items):
         tok = items[0]
-        return ast.Str(_unescape(str(tok)), _tok_loc(tok))
+        return syntax.Str(_unescape(str(tok)), _tok_loc(tok))
 
     def call(self, meta, items):
-        return ast.Call(str(items[0]), tuple(items[1:]), _loc(meta))
+        return syntax.Call(str(items[0]), tuple(items[1:]), _loc(meta))
 
 
 # ---------------------------------------------------------------- syntax errors
@@ -322,9 +300,13 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Diagno
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
 
 
-def _check_brackets(text: str, filename: str) -> None:
-    """Report an unclosed or stray bracket where it was opened, not where the parser gave up."""
+def _check_brackets(text: str, filename: str) -> list[tuple[int, int]]:
+    """Report an unclosed or stray bracket where it was opened, not where the parser gave up.
+
+    The same scan (strings and comments skipped) returns where each `#` comment starts: (line, column).
+    """
     stack: list[tuple[str, int, int]] = []
+    comments: list[tuple[int, int]] = []
     line, col = 1, 0
     in_string = in_comment = escaped = False
     for ch in text:
@@ -346,6 +328,7 @@ def _check_brackets(text: str, filename: str) -> None:
             continue
         if ch == "#":
             in_comment = True
+            comments.append((line, col))
         elif ch == '"':
             in_string = True
         elif ch in _PAIRS:
@@ -363,3 +346,4 @@ def _check_brackets(text: str, filename: str) -> None:
                                    _span(filename, l, c), code="syntax",
                                    help=f"add `{_PAIRS[ch]}` where the {'group' if ch != '(' else 'argument list'} ends"),
                         {filename: text})
+    return comments

@@ -101,3 +101,8 @@ def scale(n: Size, factor: int) -> Size:
 def to_dim(n: Size) -> int | str:
     """The IR's form of a size: an int, or the symbolic size's text."""
     return str(n) if isinstance(n, Sym) else n
+
+
+def shape_text(shape) -> str:
+    """A shape as written in specs and messages: 512x7x7."""
+    return "x".join(str(d) for d in shape)

@@ -1,7 +1,7 @@
 """Figures of the static analysis against the seeds' worked examples and hand computation.
 
 Every expected number below is either transcribed from the lecture notes in
-/work/shared/seeds/ (file named in the test) or worked out by hand in a comment next to it.
+../shared/seeds/ (file named in the test) or worked out by hand in a comment next to it.
 """
 
 from __future__ import annotations

@@ -77,6 +77,27 @@ def test_fmt_refuses_a_broken_spec_and_leaves_it_alone(tmp_path):
     assert spec.read_text() == original
 
 
+def test_flat_form_keeps_an_explicit_shortcut():
+    """Regression: a written shortcut whose layers were named conv and bn was printed as shortcut=project,
+    which re-parses to a 1x1 projection instead of the 3x3 conv the spec wrote."""
+    text = "network r\ninput 8x16x16\nresidual { conv3-16/2 | conv: conv3-16/2 bn: bn } gap fc-2\n"
+    net = netspec.parse(text)
+    assert net.body.children[0].shortcut_kind == "explicit"
+    flat = netspec.parse(format_network(net))
+    assert flat.spec_hash == net.spec_hash
+    assert flat.body.children[0].shortcut.children[0].kernel == (3, 3)
+
+
+@pytest.mark.parametrize("written, kind", [("residual { conv3-8 }", "identity"),
+                                           ("residual { conv3-16/2 }", "project"),
+                                           ("residual(shortcut=project) { conv3-8 }", "project"),
+                                           ("residual(shortcut=pad) { conv3-16/2 }", "pad")])
+def test_flat_form_keeps_each_shortcut_kind(written, kind):
+    net = netspec.parse(f"network r\ninput 8x16x16\n{written} gap fc-2\n")
+    assert net.body.children[0].shortcut_kind == kind
+    assert netspec.parse(format_network(net)).spec_hash == net.spec_hash
+
+
 # ---------------------------------------------------------------- generated specs
 
 LEAVES = st.sampled_from(["conv3-8", "conv1-{c}", "conv3-{2 * c}(bias=false) bn", "relu", "conv5-4(pad=2)",
@@ -94,6 +115,10 @@ def bodies(depth: int):
         st.tuples(inner, st.integers(1, 3)).map(lambda t: f"[{t[0]}]x{t[1]}"),
         st.lists(inner, min_size=1, max_size=3).map(lambda bs: "concat { " + " | ".join(bs) + " }"),
         inner.map(lambda b: f"residual {{ {b} }}"),
+        inner.map(lambda b: f"residual(shortcut=project) {{ {b} }}"),
+        inner.map(lambda b: f"residual {{ {b} conv3-8/2 | conv3-8/2 bn }}"),  # an explicit shortcut
+        inner.map(lambda b: f"{b} gate {{ gap fc-{{in}} sigmoid }}"),
+        st.sampled_from(["unit", "unit(6)", "unit(k=4, s=2)", "[unit]x2"]),
         inner.map(lambda b: f"{{ {b} }}"),
         inner.map(lambda b: f"dense(2) {{ {b} }}"),
         st.tuples(inner, inner).map(lambda t: f"{t[0]}\n# note\n{t[1]}"),
@@ -108,11 +133,15 @@ SPEC_TEXT = st.tuples(st.lists(bodies(2), min_size=1, max_size=4), st.sampled_fr
 @given(SPEC_TEXT)
 def test_generated_specs_round_trip(spec):
     parts, sep = spec
-    text = "network g(c=4)\ninput 4x12x12\n" + sep.join(parts) + "\ngap fc-3\n"
+    text = ("network g(c=4)\ninput 4x12x12\nblock unit(k=8, s=1) { conv3-{k}/{s} relu }\n"
+            + sep.join(parts) + "\ngap fc-3\n")
     try:
         net = netspec.parse(text)
-    except netspec.SpecError as err:  # a generated name used twice in one scope is a real, reported error
-        assert err.diagnostics[0].code == "duplicate-name"
+    except netspec.SpecError as err:
+        # real, reported errors of a generated text: a generated name used twice in one scope, or a
+        # residual body that subsamples more than its explicit shortcut (`residual { residual {
+        # conv3-8/2 | conv3-8/2 bn } conv3-8/2 | conv3-8/2 bn }`: 3x3 against 6x6, cannot be added)
+        assert err.diagnostics[0].code in ("duplicate-name", "shape-mismatch")
         return
     once = format_text(text)
     assert format_text(once) == once  # idempotent

@@ -18,7 +18,8 @@ FEATURES = HERE / "specs" / "torch" / "features.net"
 ZOO = {p.stem for p in Path(zoo_dir()).glob("*.net")}
 ROUND_TRIP = [FEATURES.as_posix()] + [n for n in ("resnet18", "resnet20", "resnet50", "googlenet", "inception_v3",
                                                    "densenet121", "mobilenet_v2", "squeezenet1_0", "vgg11_bn",
-                                                   "se_resnet50", "alexnet") if n in ZOO]
+                                                   "se_resnet50", "alexnet", "resnext50_32x4d",
+                                                   "regnet_x_400mf", "mnasnet1_0", "darknet19") if n in ZOO]
 SMALL = {"resnet20": None, "inception_v3": None, "alexnet": "3x64x64"}
 
 
@@ -109,7 +110,7 @@ def test_hostile_names_cannot_inject_code(tmp_path):
     marker = Path("/tmp/netspec_pwned")
     marker.unlink(missing_ok=True)
     net = hostile_network()
-    source = generate_source(net, class_name_override=None)
+    source = generate_source(net)
     module = import_source(source, tmp_path, "hostile_model")
     assert not marker.exists()
     assert module.SPEC_META == dict(net.meta)  # strings survive exactly, as data

@@ -1,7 +1,7 @@
 """Exactness against torchvision: same logits after importing the torchvision model's weights.
 
 Skipped where torchvision is not importable; run with the torchvision venv:
-    /opt/tvenv/bin/python -m pytest -q -s tests/test_torch_torchvision.py
+    .venv-tv/bin/python -m pytest -q -s tests/test_torch_torchvision.py
 (-s prints the measured max abs difference per model).
 """
 
@@ -32,7 +32,10 @@ COUNTERPARTS = {
     "densenet121": ({}, "3x64x64"), "densenet161": ({}, "3x64x64"), "densenet169": ({}, "3x64x64"),
     "densenet201": ({}, "3x64x64"),
     "mobilenet_v2": ({}, "3x64x64"),
-    "squeezenet1_0": ({}, "3x64x64"),
+    "squeezenet1_0": ({}, "3x64x64"), "squeezenet1_1": ({}, "3x64x64"),
+    "resnext50_32x4d": ({}, "3x64x64"), "resnext101_32x8d": ({}, "3x64x64"), "wide_resnet50_2": ({}, "3x64x64"),
+    "regnet_x_400mf": ({}, "3x64x64"),
+    "mnasnet1_0": ({}, "3x64x64"),
 }
 ZOO = {p.stem for p in Path(zoo_dir()).glob("*.net")}
 NAMES = [n for n in COUNTERPARTS if n in ZOO]
@@ -57,6 +60,7 @@ def test_same_logits_as_torchvision(name):
     reference = getattr(tv.models, name)(weights=None, **kwargs).eval()
     randomise_bn(reference)
     model = build(netspec.load(name, input=size), init="skip").eval()
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in reference.parameters())
     report = load_weights(model, reference.state_dict())
     assert report.ok
     x = torch.randn(2, *[int(d) for d in size.split("x")], generator=torch.Generator().manual_seed(1))

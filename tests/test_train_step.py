@@ -86,7 +86,7 @@ def test_bf16_autocast_on_cpu_runs_close_to_float32():
     stepper.start_epoch(0, 1)
     loss, logits = stepper(x, y)
     assert logits.dtype == torch.bfloat16 and loss.dtype == torch.float32  # autocast keeps the loss in float32
-    assert float(loss) == pytest.approx(float(ref), rel=2e-2)
+    assert loss.item() == pytest.approx(ref.item(), rel=2e-2)
     assert stepper.scaler is None
     fp16 = step.Stepper(model, torch.optim.SGD(model.parameters(), lr=0.0), amp="fp16")
     assert fp16.scaler is not None and "scaler" in fp16.state_dict()

@@ -6,13 +6,15 @@ issue's and torchvision's published counts (`meta["num_params"]`, and `meta["_op
 MACs, compared to the decimals published), the papers' rounded figures, or where nothing is
 published, a count by hand from the layer formulas below. Then the papers' own tables, stage
 by stage: GoogLeNet's Table 1, DenseNet's 56/28/14/7 stages, the VGG-16 layer table, the
-AlexNet table, Inception v3's outline, the Keras summaries, and the VGG configuration table
-written literally (tests/specs/vgg_table/) against Table 2.
+AlexNet table, Inception v3's outline, the Keras summaries, ResNeXt's grouped convs, RegNetX's
+stage table recomputed from its quantised linear rule, Darknet-19's Table 6, and the VGG
+configuration table written literally (tests/specs/vgg_table/) against Table 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +91,29 @@ KERAS_MNIST_MACS = (conv_macs(1, 32, 3, 26) + conv_macs(32, 64, 3, 11) + conv_ma
 KERAS_CATS_DOGS_MACS = (conv_macs(3, 32, 3, 148) + conv_macs(32, 64, 3, 72) + conv_macs(64, 128, 3, 34)
                         + conv_macs(128, 128, 3, 15) + 6272 * 512 + 512)
 
+# Darknet-19 (Redmon & Farhadi 2017, Table 6): (filters, kernel) per conv, "M" a 2x2/2 max pool;
+# batch norm (2 parameters per channel) after all but the classifier, which has a bias
+DARKNET19_TABLE = [(32, 3), "M", (64, 3), "M", (128, 3), (64, 1), (128, 3), "M", (256, 3), (128, 1), (256, 3), "M",
+                   (512, 3), (256, 1), (512, 3), (256, 1), (512, 3), "M",
+                   (1024, 3), (512, 1), (1024, 3), (512, 1), (1024, 3)]
+
+
+def darknet19() -> tuple[int, int]:
+    """(parameters, MACs) of Darknet-19 at 224x224, from Table 6."""
+    params, macs, cin, size = 0, 0, 3, 224
+    for row in DARKNET19_TABLE:
+        if row == "M":
+            size //= 2
+            continue
+        cout, k = row
+        params += conv(cin, cout, k, bias=False) + bn(cout)
+        macs += conv_macs(cin, cout, k, size)
+        cin = cout
+    return params + conv(cin, 1000, 1), macs + conv_macs(cin, 1000, 1, size)
+
+
+DARKNET19, DARKNET19_MACS = darknet19()
+
 # VGG C is B with a 1x1 conv closing stages 3-5 (Table 1)
 VGG_C_EXTRA = conv(256, 256, 1) + 2 * conv(512, 512, 1)
 VGG_C_EXTRA_MACS = conv_macs(256, 256, 1, 56) + conv_macs(512, 512, 1, 28) + conv_macs(512, 512, 1, 14)
@@ -108,6 +133,13 @@ class Figure:
 
 
 TV = "torchvision meta"
+
+
+def torchvision(params: int, ops: str) -> Figure:
+    """An ImageNet classifier at 224x224 with torchvision's meta["num_params"] and meta["_ops"]."""
+    return Figure(params, ops, "3x224x224", "1000", source=TV)
+
+
 FIGURES: dict[str, Figure] = {
     "lenet5": Figure(61_706, LENET5_MACS, "1x32x32", "10", source="issue; MACs by hand"),
     "alexnet": Figure(61_100_840, "0.714", "3x224x224", "1000", source=TV),
@@ -147,6 +179,13 @@ FIGURES: dict[str, Figure] = {
     "mobilenet_v1": Figure(4_231_976, "0.569", "3x224x224", "1000", source="issue; paper: 569 M mult-adds"),
     "mobilenet_v2": Figure(3_504_872, "0.301", "3x224x224", "1000", source=TV),
     "squeezenet1_0": Figure(1_248_424, "0.819", "3x224x224", "1000", source=TV),
+    "squeezenet1_1": torchvision(1_235_496, "0.349"),
+    "resnext50_32x4d": torchvision(25_028_904, "4.23"),
+    "resnext101_32x8d": torchvision(88_791_336, "16.414"),
+    "wide_resnet50_2": torchvision(68_883_240, "11.398"),
+    "regnet_x_400mf": torchvision(5_495_976, "0.414"),
+    "mnasnet1_0": torchvision(4_383_312, "0.314"),
+    "darknet19": Figure(DARKNET19, DARKNET19_MACS, "3x224x224", "1000", source="Table 6 by hand"),
     "se_resnet50": Figure(25_557_032 + SE_PARAMS, 4_089_184_256 + SE_MACS, "3x224x224", "1000",
                           source="ResNet-50 + SE gates by hand"),
     "keras_mnist": Figure(93_322, KERAS_MNIST_MACS, "1x28x28", "10", source="Keras summary in the seeds"),
@@ -219,7 +258,7 @@ def test_spec_against_published_figures(name, loaded):
 
 
 # a ReLU on the class maps is part of these two published networks
-RELU_ON_LOGITS = {"squeezenet1_0", "nin"}
+RELU_ON_LOGITS = {"squeezenet1_0", "squeezenet1_1", "nin"}
 
 
 @pytest.mark.parametrize("name", SPECS)
@@ -369,6 +408,8 @@ def test_inception_v3_outline(loaded):
     ("resnet18", (64, 128, 256, 512)), ("resnet34", (64, 128, 256, 512)),
     ("resnet50", (256, 512, 1024, 2048)), ("resnet101", (256, 512, 1024, 2048)),
     ("resnet152", (256, 512, 1024, 2048)), ("se_resnet50", (256, 512, 1024, 2048)),
+    ("resnext50_32x4d", (256, 512, 1024, 2048)), ("resnext101_32x8d", (256, 512, 1024, 2048)),
+    ("wide_resnet50_2", (256, 512, 1024, 2048)),
 ])
 def test_resnet_stages(name, widths, loaded):
     net, _ = loaded(name)
@@ -376,6 +417,63 @@ def test_resnet_stages(name, widths, loaded):
     assert node(net, "stem").out_shape == (64, 56, 56)
     for i, (c, size) in enumerate(zip(widths, (56, 28, 14, 7)), start=1):
         assert node(net, f"layer{i}").out_shape == (c, size, size)
+
+
+@pytest.mark.parametrize("name, groups, inner", [
+    ("resnext50_32x4d", 32, (128, 256, 512, 1024)),  # Xie et al. 2017, Table 1: C = 32, 4d -> 128 ... 1024
+    ("resnext101_32x8d", 32, (256, 512, 1024, 2048)),  # 8d: twice as wide
+    ("wide_resnet50_2", 1, (128, 256, 512, 1024)),  # twice ResNet-50's 64 ... 512, no groups
+])
+def test_resnext_and_wide_bottlenecks(name, groups, inner, loaded):
+    net, _ = loaded(name)
+    for i, width in enumerate(inner, start=1):
+        three = [n for n in walk(node(net, f"layer{i}")) if n.kind == "conv" and n.kernel == (3, 3)]
+        assert three and all(n.groups == groups and n.in_channels == n.out_channels == width for n in three)
+
+
+def regnet_stages(depth: int, w_0: float, w_a: float, w_m: float, group_width: int) -> list[tuple[int, int]]:
+    """(width, blocks) per stage from RegNet's quantised linear rule (Radosavovic et al. 2020, Eqs. 2-4)."""
+    u = [w_0 + w_a * j for j in range(depth)]  # the linear widths
+    s = [round(math.log(uj / w_0) / math.log(w_m)) for uj in u]  # quantised in the log domain
+    widths = [round(w_0 * w_m ** sj / 8) * 8 for sj in s]  # multiples of 8
+    stages: list[list[int]] = []
+    for w in widths:
+        if stages and stages[-1][0] == w:
+            stages[-1][1] += 1
+        else:
+            stages.append([w, 1])
+    # widths made divisible by the group width (never below 90%), as pycls and torchvision do
+    out = []
+    for w, d in stages:
+        g = min(group_width, w)
+        q = max(g, int(w + g / 2) // g * g)
+        out.append((q if q >= 0.9 * w else q + g, d))
+    return out
+
+
+def test_regnet_x_400mf_stage_table(loaded):
+    net, _ = loaded("regnet_x_400mf")
+    # torchvision's regnet_x_400mf: depth 22, w_0 = 24, w_a = 24.48, w_m = 2.54, group width 16
+    table = regnet_stages(22, 24, 24.48, 2.54, 16)
+    assert table == [(32, 1), (64, 2), (160, 7), (400, 12)]
+    assert node(net, "stem").out_shape == (32, 112, 112)
+    for i, ((width, blocks), size) in enumerate(zip(table, (56, 28, 14, 7)), start=1):
+        stage = node(net, f"trunk_output.block{i}")
+        assert stage.out_shape == (width, size, size)
+        grouped = [n for n in walk(stage) if n.kind == "conv" and n.kernel == (3, 3)]
+        assert len(grouped) == blocks and all(n.groups == width // 16 for n in grouped)
+
+
+def test_darknet19_table_6(loaded):
+    net, a = loaded("darknet19")
+    convs = [n for n in walk(net.body) if n.kind == "conv"]
+    pools = [n for n in walk(net.body) if n.kind == "pool" and n.mode == "max"]
+    assert len(convs) == 19 and len(pools) == 5  # "19 convolutional layers and 5 maxpooling layers"
+    assert [n.out_shape[1] for n in pools] == [112, 56, 28, 14, 7]
+    slopes = {n.alpha for n in walk(net.body) if n.kind == "activation" and n.fn == "leaky_relu"}
+    assert slopes == {0.1}
+    assert sum(1 for n in walk(net.body) if n.kind == "batchnorm") == 18  # all but the classifier
+    assert round(2 * a.macs / 1e9, 2) == 5.58  # "only requires 5.58 billion operations"
 
 
 @pytest.mark.parametrize("name", ["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"])
@@ -464,7 +562,8 @@ def test_num_classes_override():
     # torchvision's resnet50(num_classes=10) has 23,528,522 parameters: the fc shrinks by 990 classes
     assert analyze(netspec.load("resnet50", params={"num_classes": 10})).trainable_params == \
         25_557_032 - 990 * (2048 + 1)
-    for name in ("vgg16_bn", "densenet121", "googlenet", "squeezenet1_0", "mobilenet_v2", "lenet5"):
+    for name in ("vgg16_bn", "densenet121", "googlenet", "squeezenet1_0", "mobilenet_v2", "lenet5",
+                 "squeezenet1_1", "resnext50_32x4d", "wide_resnet50_2", "regnet_x_400mf", "mnasnet1_0", "darknet19"):
         assert netspec.load(name, params={"num_classes": 7}).output_shape == (7,), name
 
 
@@ -488,6 +587,22 @@ def test_mobilenet_v2_width_rounds_to_multiples_of_8():
     net = netspec.load("mobilenet_v2", params={"width": 0.5})
     assert analyze(net).trainable_params == 1_968_680
     assert all(n.out_channels % 8 == 0 for n in walk(net.body) if n.kind == "conv")
+
+
+@pytest.mark.parametrize("width, params, macs", [(0.5, 2_218_512, "0.104"), (0.75, 3_170_208, "0.215"),
+                                                 (1.3, 6_282_256, "0.526")])
+def test_mnasnet_width_gives_torchvisions_other_mnasnets(width, params, macs):
+    # torchvision's mnasnet0_5, mnasnet0_75, mnasnet1_3 (meta["num_params"], meta["_ops"])
+    a = analyze(netspec.load("mnasnet1_0", params={"width": width}))
+    assert a.trainable_params == params
+    assert matches_published(a.macs, macs)
+
+
+def test_groups_override_gives_resnext101_64x4d():
+    # torchvision's resnext101_64x4d: 83,455,272 parameters, 15.46 GMACs
+    a = analyze(netspec.load("resnext101_32x8d", params={"groups": 64, "width": 4}))
+    assert a.trainable_params == 83_455_272
+    assert matches_published(a.macs, "15.46")
 
 
 def test_depth_override_picks_a_cifar_resnet():

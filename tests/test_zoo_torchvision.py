@@ -5,11 +5,12 @@ definition order, have the shapes of torchvision's state_dict in its order (whic
 lets its weights load by structure), and the analysis' MACs equal a count taken with forward
 hooks on torchvision's model. The same holds for what torchvision builds but does not
 publish: DenseNet-264 from its DenseNet class, and the zoo's --set overrides (Wide
-ResNet-50-2, MobileNetV2 at width 0.5, DenseNet-121 with k = 12). Models are built on the
+ResNet-50-2 from resnet50, ResNeXt-101 64x4d, MNASNet 0.5 and 1.3, MobileNetV2 at width 0.5,
+DenseNet-121 with k = 12). Models are built on the
 meta device: shapes only, no memory, no arithmetic.
 
 Skipped where torchvision is not importable; run with the torchvision venv:
-    /opt/tvenv/bin/python -m pytest -q tests/test_zoo_torchvision.py
+    .venv-tv/bin/python -m pytest -q tests/test_zoo_torchvision.py
 """
 
 from __future__ import annotations
@@ -43,19 +44,35 @@ CASES = {
     **{n: (n, {}, (lambda n=n: getattr(tv.models, n)())) for n in (
         "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn",
         "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-        "densenet121", "densenet169", "densenet201", "densenet161", "mobilenet_v2", "squeezenet1_0")},
+        "densenet121", "densenet169", "densenet201", "densenet161", "mobilenet_v2", "squeezenet1_0",
+        "squeezenet1_1", "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2", "regnet_x_400mf",
+        "mnasnet1_0")},
     "googlenet": ("googlenet", {}, lambda: tv.models.googlenet(**AUX)),
     "inception_v3": ("inception_v3", {}, lambda: tv.models.inception_v3(**AUX)),
     "densenet264": ("densenet264", {}, densenet(32, (6, 12, 64, 48), 64)),
-    "wide_resnet50_2": ("resnet50", {"width": 128}, lambda: tv.models.wide_resnet50_2()),
+    "resnet50_width128": ("resnet50", {"width": 128}, lambda: tv.models.wide_resnet50_2()),
+    "resnext101_64x4d": ("resnext101_32x8d", {"groups": 64, "width": 4}, lambda: tv.models.resnext101_64x4d()),
+    "mnasnet0_5": ("mnasnet1_0", {"width": 0.5}, lambda: tv.models.mnasnet0_5()),
+    "mnasnet1_3": ("mnasnet1_0", {"width": 1.3}, lambda: tv.models.mnasnet1_3()),
     "mobilenet_v2_0.5": ("mobilenet_v2", {"width": 0.5}, lambda: tv.models.mobilenet_v2(width_mult=0.5)),
     "densenet121_k12": ("densenet121", {"k": 12}, densenet(12, (6, 12, 24, 16), 24)),
     "resnet18_10": ("resnet18", {"num_classes": 10}, lambda: tv.models.resnet18(num_classes=10)),
 }
 
 
-def build_meta(make):
-    with torch.device("meta"):
+# torchvision's RegNet blocks define their projection shortcut (`proj`) before the body (`f`);
+# the spec's `residual` puts it after, as ResNet's `downsample` is. The weights still load (the
+# matcher pairs the projections out of order, tests/test_torch_torchvision.py checks the logits).
+DEFINED_FIRST = {"regnet_x_400mf"}
+
+
+# torchvision computes RegNet's stage table with tensors, which the meta device cannot read
+# back: that model is built on the CPU (5.5 M parameters).
+ON_CPU = {"regnet_x_400mf"}
+
+
+def build_meta(make, device="meta"):
+    with torch.device(device):
         return make().eval()
 
 
@@ -95,7 +112,7 @@ def hooked_macs(model, input_shape) -> int:
 
     hooks = [m.register_forward_hook(count) for m in model.modules()]
     with torch.no_grad():
-        model(torch.empty(1, *input_shape, device="meta"))
+        model(torch.zeros(1, *input_shape, device=next(model.parameters()).device))
     for h in hooks:
         h.remove()
     return total
@@ -105,7 +122,7 @@ def hooked_macs(model, input_shape) -> int:
 def test_same_tensors_in_the_same_order_and_same_macs(case):
     spec, overrides, make = CASES[case]
     net = netspec.load(ZOO / f"{spec}.net", params=overrides)
-    reference = build_meta(make)
+    reference = build_meta(make, "cpu" if case in ON_CPU else "meta")
 
     sides = [n for n in walk(net.body) if n.kind == "side"]
     if spec == "googlenet":
@@ -118,12 +135,24 @@ def test_same_tensors_in_the_same_order_and_same_macs(case):
         assert ours_main == state_shapes(main)
         for s in sides:
             assert tensor_shapes(s) == state_shapes(getattr(reference, s.output)), s.output
+    elif spec in DEFINED_FIRST:
+        # the same tensors, but each projection shortcut comes before its block's body
+        assert sorted(tensor_shapes(net.body)) == sorted(state_shapes(reference))
     else:
         assert tensor_shapes(net.body) == state_shapes(reference)
 
     assert analyze(net).trainable_params == sum(p.numel() for p in reference.parameters())
     # torchvision's auxiliary heads run only in training mode: eval-mode MACs leave them out, as the analysis does
     assert analyze(net).macs == hooked_macs(reference, net.input_shape)
+
+
+def test_bn_momentum_follows_mnasnet():
+    # MNASNet's batch norms use the reference code's decay 0.9997: running statistics move as torchvision's
+    net = netspec.load(ZOO / "mnasnet1_0.net")
+    ref = build_meta(lambda: tv.models.mnasnet1_0())
+    ours = [n.momentum for n in walk(net.body) if n.kind == "batchnorm"]
+    theirs = [m.momentum for m in ref.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert ours == theirs and set(theirs) == {1 - 0.9997}
 
 
 def test_bn_eps_and_ceil_mode_follow_torchvision():

@@ -91,8 +91,15 @@ def optimize_for_inference(model: Network, passes: tuple[str, ...] | None = None
     return run(model, passes)
 
 
-def generate_source(spec: Any, **options: Any) -> str:
+def generate_source(spec: Any, class_name: str | None = None) -> str:
     """Standalone Python source for `spec` (what `netspec compile --backend torch` writes)."""
     from .codegen import generate
 
-    return generate(spec if isinstance(spec, ir.Network) else resolve_spec(spec), **options)
+    return generate(spec if isinstance(spec, ir.Network) else resolve_spec(spec), class_name_override=class_name)
+
+
+def default_passes(device: str | torch.device = "cpu") -> tuple[str, ...]:
+    """The inference passes `optimize="inference"` runs on this device (see optimize.default_passes)."""
+    from .optimize import passes_for
+
+    return passes_for(torch.device(device))

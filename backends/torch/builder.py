@@ -19,7 +19,6 @@ import torch
 from torch import nn
 
 from netspec import ir
-from netspec.passes.nodes import FusedConcat, BufferedDense
 
 from .modules import INPLACE_FNS, Block, Network, leaf
 
@@ -110,7 +109,7 @@ class Lowering:
             body, body_fresh = self.node(node.body, *args, False)
             shortcut = None if node.shortcut is None else self.node(node.shortcut, *args, False)[0]
             return ("residual", body, shortcut, body_fresh), True
-        if isinstance(node, FusedConcat):
+        if isinstance(node, ir.FusedConcat):
             stem, _ = self.node(node.stem, *args, False)
             branches = []
             for part, b in zip(node.parts, node.branches):
@@ -120,7 +119,7 @@ class Lowering:
         if isinstance(node, ir.Concat):
             return ("concat", tuple(self.node(b, *args, False)[0] for b in node.branches)), True
         if isinstance(node, ir.Dense):
-            buffered = isinstance(node, BufferedDense)
+            buffered = isinstance(node, ir.BufferedDense)
             layers = tuple(self.node(n, *args, not buffered)[0] for n in node.layers)
             return ("dense", layers, buffered, int(node.out_shape[0])), True
         if isinstance(node, ir.Gate):

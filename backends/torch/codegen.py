@@ -27,7 +27,6 @@ import jinja2
 from torch import nn
 
 from netspec import ir
-from netspec.passes.nodes import BufferedDense, FusedConcat
 
 from .builder import build_module, last_bn_of_residuals
 from .modules import Block, ChannelPad, Merge
@@ -519,7 +518,7 @@ def top_class_name(network: ir.Network) -> str:
 
 
 def generate(network: ir.Network, class_name_override: str | None = None) -> str:
-    if any(isinstance(n, (FusedConcat, BufferedDense)) for n in ir.walk(network.body)):
+    if any(isinstance(n, (ir.FusedConcat, ir.BufferedDense)) for n in ir.walk(network.body)):
         raise ValueError("source generation takes the network before inference passes")
     root = build_module(network)
     top = class_name_override or top_class_name(network)

@@ -13,7 +13,6 @@ from torch import nn
 from netspec import ir
 from netspec.ir import layers
 from netspec.passes import INFERENCE_PASSES
-from netspec.passes.nodes import FoldedConv, FoldedLinear, FusedConv
 
 from .builder import build_module, init_weights
 from .modules import Network
@@ -28,7 +27,11 @@ def default_passes(model: Network) -> tuple[str, ...]:
     prefix cost more than the concatenations they replace.
     """
     source = next(iter(model.parameters()), None)
-    if source is not None and source.device.type != "cpu":
+    return passes_for(source.device if source is not None else torch.device("cpu"))
+
+
+def passes_for(device: torch.device) -> tuple[str, ...]:
+    if device.type != "cpu":
         return ("fold_bn", "fuse_1x1")
     return tuple(INFERENCE_PASSES)
 
@@ -60,13 +63,13 @@ def optimize_for_inference(model: Network, passes: tuple[str, ...] | None = None
 
 def weights_for(source: Network, node: ir.NodeBase) -> dict[str, torch.Tensor]:
     """The tensors of `node`'s module, computed from the unoptimised model `source`."""
-    if isinstance(node, FusedConv):
+    if isinstance(node, ir.FusedConv):
         parts = [weights_for(source, p) for p in node.parts]
         out = {"weight": torch.cat([p["weight"] for p in parts], 0)}
         if node.bias:
             out["bias"] = torch.cat([p["bias"] for p in parts], 0)
         return out
-    if isinstance(node, (FoldedConv, FoldedLinear)):
+    if isinstance(node, (ir.FoldedConv, ir.FoldedLinear)):
         layer = source.module_at(node.path)
         bn = source.module_at(node.folded.path)
         w = layer.weight.double()

@@ -146,17 +146,18 @@ class _Walk:
         self.head: tuple[Field, str] | None = None
 
     def node(self, node: NodeBase, depth: int, f: Field, main: bool) -> tuple[Cost, Field]:
-        if node.kind == "seq":
-            if len(node.children) == 1:  # a one-layer block adds no level to the table
-                return self.node(node.children[0], depth, f, main)
-            return self._block(node, depth, f, main, self._seq, node)
-        if node.kind == "side":
-            # an auxiliary head holds weights (they are in the state_dict) but does not run at
-            # inference, which is what torchvision's published GFLOPS measure (inception_v3: 5.71)
-            cost, out = self._block(node, depth, f, main, self._side, node)
-            return Cost(params=cost.params, buffers=cost.buffers), out
-        if node.kind in ("residual", "concat", "dense", "gate"):
-            return self._block(node, depth, f, main, getattr(self, "_" + node.kind), node)
+        if node.kind == "seq" and len(node.children) == 1:  # a one-layer block adds no level to the table
+            return self.node(node.children[0], depth, f, main)
+        visit = self._COMPOSITES.get(node.kind)
+        if visit is not None:
+            cost, out = self._block(node, depth, f, main, visit)
+            if node.kind == "side":
+                # an auxiliary head holds weights (they are in the state_dict) but does not run at
+                # inference, which is what torchvision's published GFLOPS measure (inception_v3: 5.71)
+                cost = Cost(params=cost.params, buffers=cost.buffers)
+            return cost, out
+        if node.sub_nodes():
+            raise TypeError(f"the analysis has no rule for the composite kind {node.kind!r} at {node.path!r}")
         cost = leaf_cost(node)
         out = receptive.step(node, f)
         if node.kind == "save":
@@ -166,15 +167,15 @@ class _Walk:
         if main and self.head is None and _collapses(node):
             # a conv or pool that shrinks the map to 1x1 is still a layer of windows: the head reads
             # its units; a flatten, fc or global pool reads the units of the map it is given
-            self.head = (out if node.kind in ("conv", "pool") else f, node.path)
+            self.head = (out if receptive.is_window(node) else f, node.path)
         self.rows.append(Row(node.path, describe(node), node.kind, depth, True, node.in_shape,
                              node.out_shape, cost, out, main, node))
         return cost, out
 
-    def _block(self, node, depth, f, main, visit, arg) -> tuple[Cost, Field]:
+    def _block(self, node, depth, f, main, visit) -> tuple[Cost, Field]:
         index = len(self.rows)
         self.rows.append(None)  # the block's row goes before its children's
-        cost, out = visit(arg, depth + 1, f, main)
+        cost, out = visit(self, node, depth + 1, f, main)
         cost = cost + join_cost(node)
         self.rows[index] = Row(node.path, describe(node), node.kind, depth, False, node.in_shape,
                                node.out_shape, cost, out, main, node)
@@ -210,13 +211,24 @@ class _Walk:
             total, seen = total + cost, seen + [out]
         return total, receptive.widest(seen)
 
-    def _gate(self, node, depth, f, main):
+    def _fused_concat(self, node, depth, f, main):
+        # the stem runs first; a branch that read a slice of it continues from the stem's field
+        total, stem_f = self.node(node.stem, depth, f, main)
+        outs = []
+        for part, branch in zip(node.parts, node.branches):
+            cost, out = self.node(branch, depth, f if part is None else stem_f, main)
+            total, outs = total + cost, outs + [out]
+        return total, receptive.widest(outs)
+
+    def _off_path(self, node, depth, f, main):
+        """A gate's body or a side output: its cost counts, but the main path's field passes through."""
         cost, _ = self._seq(node.body, depth, f, False)
         return cost, f
 
-    def _side(self, node, depth, f, main):
-        cost, _ = self._seq(node.body, depth, f, False)
-        return cost, f
+    _COMPOSITES = {
+        "seq": _seq, "residual": _residual, "concat": _concat, "fused_concat": _fused_concat,
+        "dense": _dense, "buffered_dense": _dense, "gate": _off_path, "side": _off_path,
+    }
 
 
 def _spatial(shape) -> bool:

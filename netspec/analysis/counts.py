@@ -17,8 +17,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import prod
+from typing import TYPE_CHECKING
 
-from ..ir import NodeBase
+# the op files import this module for Cost: the registry module imports nothing of netspec, so this
+# import is safe from any order (ir.py -> ops/ -> ops/conv.py -> here -> ops/registry.py)
+from ..ops.registry import kind
+
+if TYPE_CHECKING:
+    from ..ir import NodeBase
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,90 +57,9 @@ def mul(a: int | None, b: int) -> int | None:
     return None if a is None else a * b
 
 
-def _conv(n) -> Cost:
-    kh, kw = n.kernel
-    fan_in = n.in_channels // n.groups * kh * kw
-    out = numel(n.out_shape)
-    return Cost(params=n.out_channels * fan_in + (n.out_channels if n.bias else 0),
-                macs=mul(out, fan_in), ops=out if n.bias else 0, elements=out)
-
-
-def _linear(n) -> Cost:
-    return Cost(params=n.in_features * n.out_features + (n.out_features if n.bias else 0),
-                macs=n.in_features * n.out_features, ops=n.out_features if n.bias else 0,
-                elements=n.out_features)
-
-
-def _pool(n) -> Cost:
-    out = numel(n.out_shape)
-    return Cost(ops=mul(out, n.kernel[0] * n.kernel[1]), elements=out)
-
-
-def _adaptive_pool(n) -> Cost:
-    # every input element is read once into exactly one bin (exact when the bins tile the input)
-    return Cost(ops=numel(n.in_shape), elements=numel(n.out_shape))
-
-
-def _batchnorm(n) -> Cost:
-    # num_batches_tracked (an int64 step counter torch keeps in the state_dict) is not counted:
-    # it is not model state in Keras' sense and does not grow with the model
-    out = numel(n.out_shape)
-    return Cost(params=2 * n.num_features, buffers=2 * n.num_features, ops=mul(out, 2), elements=out)
-
-
-def _lrn(n) -> Cost:
-    out = numel(n.out_shape)
-    # a sum of `size` squares, then scale, power and divide per element
-    return Cost(ops=mul(out, n.size + 3), elements=out)
-
-
-def _activation(n) -> Cost:
-    out = numel(n.out_shape)
-    if n.fn == "identity":
-        return ZERO
-    if n.fn == "softmax":  # exp, sum, divide; allocates its result
-        return Cost(ops=mul(out, 3), elements=out)
-    params = n.num_parameters if n.fn == "prelu" else 0
-    return Cost(params=params, ops=out)
-
-
-def _upsample(n) -> Cost:
-    out = numel(n.out_shape)
-    return Cost(ops=mul(out, 4) if n.mode == "bilinear" else 0, elements=out)
-
-
-def _copy(n) -> Cost:
-    return Cost(elements=numel(n.out_shape))
-
-
-def _free(n) -> Cost:
-    return ZERO
-
-
-def _merge(n) -> Cost:
-    out = numel(n.out_shape)
-    return Cost(ops=mul(out, len(n.refs)) if n.mode == "add" else 0, elements=out)
-
-
-LEAF_COST = {
-    "conv": _conv,
-    "linear": _linear,
-    "pool": _pool,
-    "adaptive_pool": _adaptive_pool,
-    "batchnorm": _batchnorm,
-    "lrn": _lrn,
-    "activation": _activation,
-    "dropout": _free,
-    "flatten": _free,
-    "upsample": _upsample,
-    "channel_pad": _copy,
-    "save": _free,
-    "merge": _merge,
-}
-
-
 def leaf_cost(node: NodeBase) -> Cost:
-    return LEAF_COST[node.kind](node)
+    """What a leaf layer costs: the rule its op file registered (netspec/ops/)."""
+    return kind(node.kind).cost(node)
 
 
 def join_cost(node: NodeBase) -> Cost:
@@ -143,6 +68,6 @@ def join_cost(node: NodeBase) -> Cost:
     kind = node.kind
     if kind in ("residual", "gate"):
         return Cost(ops=out, elements=out)
-    if kind == "concat":
+    if kind in ("concat", "fused_concat"):
         return Cost(elements=out)
     return ZERO

@@ -10,6 +10,7 @@ output shape without the batch dimension.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from ..diagnostics import Diagnostic
 from ..ir import Expect, Network
@@ -77,35 +78,59 @@ def check(network: Network, analysis: Analysis) -> list[Diagnostic]:
 _INPUT_LINE = re.compile(r"^[ \t]*input\b.*$", re.MULTILINE)
 
 
+@dataclass(frozen=True)
+class Change:
+    """One figure `--update` writes: an expect line whose value is off, or a figure not expected yet."""
+
+    what: str  # params, macs, output
+    old: str | None  # as written; None for a figure the spec does not expect yet
+    new: str  # in the style of the old value
+    expect: Expect | None = None  # the line it rewrites
+
+    def __str__(self) -> str:
+        return f"{self.what} (added) {self.new}" if self.old is None else f"{self.what} {self.old} -> {self.new}"
+
+
+def changes(network: Network, analysis: Analysis, add_missing: bool = True) -> list[Change]:
+    """What `--update` changes: the expect lines that disagree with the analysis, then missing figures."""
+    out = []
+    for exp in network.expects:
+        value = actual(exp.what, analysis)
+        if value is not None and not matches(exp.value, value):
+            out.append(Change(exp.what, exp.value, render_like(exp.value, value), exp))
+    if add_missing:
+        have = {e.what for e in network.expects}
+        out += [Change(what, None, str(actual(what, analysis))) for what in ("params", "macs", "output")
+                if what not in have and actual(what, analysis) is not None]
+    return out
+
+
 def updated_text(text: str, network: Network, analysis: Analysis, add_missing: bool = True) -> str:
-    """`text` with every expect line rewritten to the current figures; the rest byte for byte the same.
+    """`text` with every change of `changes` made; the rest byte for byte the same.
 
     Figures the spec does not expect yet are added after the `input` line when `add_missing`.
     """
     lines = text.splitlines(keepends=True)
-    for exp in network.expects:
-        value = actual(exp.what, analysis)
-        if value is None or exp.span is None or not 1 <= exp.span.line <= len(lines):
+    todo = changes(network, analysis, add_missing)
+    for change in todo:
+        exp = change.expect
+        if exp is None or exp.span is None or not 1 <= exp.span.line <= len(lines):
             continue
         if network.source is not None and exp.span.file != network.source:
             continue  # written in another file: `text` is not where it stands
-        line = lines[exp.span.line - 1]
         pattern = re.compile(rf"(\bexpect[ \t]+{exp.what}[ \t]+)([^\s#]+)")
-        lines[exp.span.line - 1] = pattern.sub(lambda m: m.group(1) + render_like(m.group(2), value), line, 1)
+        lines[exp.span.line - 1] = pattern.sub(lambda m: m.group(1) + change.new, lines[exp.span.line - 1], 1)
     text = "".join(lines)
-    if add_missing:
-        have = {e.what for e in network.expects}
-        new = [f"expect {what} {actual(what, analysis)}\n" for what in ("params", "macs", "output")
-               if what not in have and actual(what, analysis) is not None]
-        if new:
-            m = _INPUT_LINE.search(text)
-            at = len(text) if m is None else m.end()
-            if at < len(text) and text[at] == "\n":
-                at += 1
-            elif at == len(text) and text and not text.endswith("\n"):
-                new[0] = "\n" + new[0]
-            text = text[:at] + "".join(new) + text[at:]
+    new = [f"expect {c.what} {c.new}\n" for c in todo if c.old is None]
+    if new:
+        m = _INPUT_LINE.search(text)
+        at = len(text) if m is None else m.end()
+        if at < len(text) and text[at] == "\n":
+            at += 1
+        elif at == len(text) and text and not text.endswith("\n"):
+            new[0] = "\n" + new[0]
+        text = text[:at] + "".join(new) + text[at:]
     return text
 
 
-__all__ = ["Expect", "actual", "check", "matches", "render_like", "updated_text"]
+__all__ = ["Change", "Expect", "actual", "changes", "check", "matches", "render_like", "updated_text"]

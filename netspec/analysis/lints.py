@@ -12,6 +12,7 @@ from typing import Callable, Iterable, Iterator
 
 from ..diagnostics import Diagnostic, Label
 from ..ir import LAYER_KINDS, Network, NodeBase, children, walk
+from ..ops.registry import kind
 from .core import Analysis
 from .notation import describe, shape_str
 
@@ -40,9 +41,9 @@ def warn(code: str, message: str, node: NodeBase | None, help: str | None = None
 
 
 def run_lints(network: Network, analysis: Analysis, disable: Iterable[str] = ()) -> list[Diagnostic]:
-    off = set(disable) | set(network.lint_off)
-    out = [Diagnostic(f"`lint off {name}`: no lint has this id", None, level="warning", code="unknown-lint",
-                      help=_suggest(name)) for name in network.lint_off if name not in LINTS]
+    off = set(disable) | {item.id for item in network.lint_off}
+    out = [Diagnostic(f"`lint off {item.id}`: no lint has this id", item.span, level="warning",
+                      code="unknown-lint", help=_suggest(item.id)) for item in network.lint_off if item.id not in LINTS]
     seen = set()
     for item in LINTS.values():
         if item.id in off:
@@ -303,5 +304,5 @@ def missing_activation(network, analysis):
                                "between them: together they are one linear layer", node,
                                help="add an activation (`after=[relu]`), or remove the layer")
                 last = node
-            elif node.kind in ("activation", "pool", "adaptive_pool", "lrn", "upsample", "merge"):
+            elif kind(node.kind).nonlinear:
                 last = None if node.kind != "activation" or node.fn != "identity" else last

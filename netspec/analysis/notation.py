@@ -1,70 +1,55 @@
-"""A node written back in the paper notation of the .net language, for tables and messages."""
+"""A node written back in the paper notation of the .net language, for tables and messages.
+
+A leaf's notation is its op file's (netspec/ops/); the composites' is here.
+"""
 
 from __future__ import annotations
 
 from ..ir import NodeBase
+from ..ops.registry import kind
+from ..shapes import shape_text as shape_str
 
-
-def _k(pair) -> str:
-    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
-
-
-def _s(pair) -> str:
-    return "" if pair == (1, 1) else f"/{_k(pair)}"
-
-
-def _conv(n) -> str:
-    if n.groups == n.in_channels and n.groups > 1:
-        mult = n.out_channels // n.in_channels
-        return f"dwconv{_k(n.kernel)}{_s(n.stride)}" + (f"(multiplier={mult})" if mult != 1 else "")
-    extra = []
-    if n.groups != 1:
-        extra.append(f"groups={n.groups}")
-    if n.dilation != (1, 1):
-        extra.append(f"dilation={_k(n.dilation)}")
-    return f"conv{_k(n.kernel)}-{n.out_channels}{_s(n.stride)}" + (f"({', '.join(extra)})" if extra else "")
-
-
-def _pool(n) -> str:
-    return f"{n.mode}pool{_k(n.kernel)}{_s(n.stride)}"
-
-
-def _adaptive(n) -> str:
-    if n.output_size == (1, 1):
-        return "gap" if n.mode == "avg" else "global_maxpool"
-    return f"adaptive_{n.mode}pool-{_k(n.output_size)}"
-
-
-def _activation(n) -> str:
-    return n.fn if n.alpha is None else f"{n.fn}({n.alpha:g})"
-
-
-DESCRIBE = {
-    "conv": _conv,
-    "linear": lambda n: f"fc-{n.out_features}",
-    "pool": _pool,
-    "adaptive_pool": _adaptive,
-    "batchnorm": lambda n: "bn",
-    "lrn": lambda n: f"lrn({n.size})",
-    "activation": _activation,
-    "dropout": lambda n: f"dropout({n.p:g})",
-    "flatten": lambda n: "flatten",
-    "upsample": lambda n: f"upsample({n.scale})",
-    "channel_pad": lambda n: f"channel_pad(+{n.before + n.after})",
-    "save": lambda n: f"@{n.ref}",
-    "merge": lambda n: f"{n.mode}({' '.join('@' + r for r in n.refs)})",
+COMPOSITES = {
     "seq": lambda n: "block",
     "concat": lambda n: f"concat({len(n.branches)})",
     "residual": lambda n: "residual",
     "dense": lambda n: f"dense({len(n.layers)})",
     "gate": lambda n: "gate",
     "side": lambda n: f"side {n.output}",
+    "fused_concat": lambda n: f"concat({len(n.branches)}, fused stem)",
+    "buffered_dense": lambda n: f"dense({len(n.layers)}, one buffer)",
 }
 
 
 def describe(node: NodeBase) -> str:
-    return DESCRIBE[node.kind](node)
+    composite = COMPOSITES.get(node.kind)
+    if composite is not None:
+        return composite(node)
+    return kind(node.kind).notation(node)
 
 
-def shape_str(shape) -> str:
-    return "x".join(str(d) for d in shape)
+def arg_text(value) -> str:
+    """A block argument as the spec would write it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return "x".join(map(str, value))
+    return str(value)
+
+
+def block_call(node: NodeBase) -> str:
+    """A node as a reader knows it: the block call it came from with its bound arguments, the first by
+    position and the rest by name (`bottleneck(128, stride=2, width=64, groups=1)`; the IR keeps the
+    values the block was built with, defaults included), else its paper notation."""
+    if node.kind != "seq" or not node.block:
+        return describe(node)
+    args = list(node.block_args.items())
+    if not args:
+        return node.block
+    words = [arg_text(args[0][1])] + [f"{k}={arg_text(v)}" for k, v in args[1:]]
+    return f"{node.block}({', '.join(words)})"
+
+
+__all__ = ["arg_text", "block_call", "describe", "shape_str"]

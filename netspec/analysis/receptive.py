@@ -17,7 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from ..ir import NodeBase
+from typing import TYPE_CHECKING
+
+from ..ops.registry import kind  # imports nothing of netspec: safe although op files import this module
+
+if TYPE_CHECKING:
+    from ..ir import NodeBase
 
 Size = int | Fraction | None
 Jump = int | Fraction
@@ -41,43 +46,31 @@ def widest(fields) -> Field:
     return Field(size, jump)
 
 
-def _window(f: Field, kernel, stride, dilation=(1, 1)) -> Field:
+def window(f: Field, kernel, stride, dilation=(1, 1)) -> Field:
+    """A layer of sliding windows with this kernel, stride and dilation."""
     size = tuple(None if f.size[a] is None else f.size[a] + dilation[a] * (kernel[a] - 1) * f.jump[a]
                  for a in (0, 1))
     return Field(size, (f.jump[0] * stride[0], f.jump[1] * stride[1]))
 
 
-def _global(f: Field, spatial) -> Field:
+def whole(f: Field, spatial) -> Field:
     """A layer that sees the whole map (flatten into fc, global pooling)."""
     size = tuple(None if f.size[a] is None or type(spatial[a]) is not int
                  else f.size[a] + (spatial[a] - 1) * f.jump[a] for a in (0, 1))
     return Field(size, f.jump)
 
 
+def is_window(node: NodeBase) -> bool:
+    """A layer of sliding windows (conv, pool): its units see a window of their input, not all of it."""
+    return kind(node.kind).window
+
+
 def step(node: NodeBase, f: Field) -> Field:
-    """The field at a leaf layer's output given the field at its input."""
-    kind = node.kind
-    spatial = node.in_shape[1:] if len(node.in_shape) == 3 else None
-    if spatial is None:  # a vector: every unit already sees everything it ever will
+    """The field at a leaf layer's output given the field at its input: the op file's rule."""
+    if len(node.in_shape) != 3:  # a vector: every unit already sees everything it ever will
         return f
-    if kind == "conv":
-        return _window(f, node.kernel, node.stride, node.dilation)
-    if kind == "pool":
-        return _window(f, node.kernel, node.stride)
-    if kind in ("flatten", "linear"):
-        return _global(f, spatial)
-    if kind == "adaptive_pool":
-        if any(type(d) is not int for d in spatial) or node.output_size == (1, 1):
-            return _global(f, spatial)
-        # torch's bins start at floor(i*n/o) and end at ceil((i+1)*n/o): the widest bin is
-        # ceil(n/o), one more when the bins overlap (o does not divide n)
-        n, o = spatial, node.output_size
-        stride = tuple(max(n[a] // o[a], 1) for a in (0, 1))
-        kernel = tuple(-(-n[a] // o[a]) + (n[a] % o[a] != 0) for a in (0, 1))
-        return _window(f, kernel, stride)
-    if kind == "upsample":
-        return Field(f.size, (Fraction(f.jump[0], node.scale), Fraction(f.jump[1], node.scale)))
-    return f
+    rule = kind(node.kind).field
+    return f if rule is None else rule(node, f, node.in_shape[1:])
 
 
 def fmt(value) -> str:

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any, Iterable
 
 
-def spec_files(paths: Iterable[str]) -> list[Path]:
-    """The .net files named, with folders searched recursively, in a stable order."""
+def spec_files(paths: Iterable[str], *, zoo_names: bool = False) -> list[Path]:
+    """The .net files named, folders searched recursively (hidden folders skipped), in a stable order.
+
+    With `zoo_names`, a bare name such as `resnet50` is the zoo's spec. A folder without any
+    spec raises FileNotFoundError, whose message is for the user; a missing file is returned
+    as it is, for the reader to report.
+    """
+    from ..sources import resolve_spec_path
+
     out: list[Path] = []
-    for p in map(Path, paths):
+    for raw in paths:
+        p = Path(raw)
         if p.is_dir():
-            out.extend(sorted(p.rglob("*.net")))
+            found = sorted(f for f in p.rglob("*.net") if not any(part.startswith(".") for part in f.parts))
+            if not found:
+                raise FileNotFoundError(f"no .net files under {raw}")
+            out += found
         else:
-            out.append(p)
+            out.append(resolve_spec_path(raw) if zoo_names else p)
     return out
 
 
@@ -25,9 +37,12 @@ def parse_value(text: str) -> Any:
         return low == "true"
     for kind in (int, float):
         try:
-            return kind(text)
+            value = kind(text)
         except ValueError:
-            pass
+            continue
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        return value
     return text
 
 

@@ -1,4 +1,5 @@
-"""`netspec compile`: a spec as standalone source for a backend (torch: a readable model.py)."""
+"""`netspec compile`: a spec as standalone source for a backend (torch: a readable model.py; triton: a folder
+of kernels and a runner)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,15 @@ import sys
 from ..files import write_atomic
 from .common import add_spec_options
 
-BACKENDS = ("torch",)
-
-
 def add_parser(sub) -> None:
     p = sub.add_parser("compile", help="write a spec as standalone Python source (PyTorch)",
                        description="Write the network as a standalone, readable PyTorch module: one class per "
                                    "user block and a top-level class, needing torch only at run time.")
     p.add_argument("spec", metavar="SPEC", help="a .net file or the name of a zoo spec")
-    p.add_argument("--backend", choices=BACKENDS, default="torch", help="target (default: torch)")
+    from ..backends import BACKENDS
+
+    p.add_argument("--backend", choices=list(BACKENDS), default="torch",
+                   help="; ".join(f"{b.name}: {b.summary}" for b in BACKENDS.values()) + " (default: torch)")
     p.add_argument("-o", "--output", metavar="FILE", help="where to write the source (default: standard output)")
     p.add_argument("--class-name", metavar="NAME", help="name of the top-level class (default: from the network)")
     add_spec_options(p)
@@ -23,17 +24,31 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..backends.torch.codegen import generate, is_identifier
+    from ..backends import BackendError, get
+    from ..diagnostics import EXIT_RUNTIME, EXIT_USAGE
+    from ..files import write_tree
     from ..frontend import load
 
-    if args.class_name is not None and not is_identifier(args.class_name):
+    if args.class_name is not None and not args.class_name.isidentifier():
         print(f"error: --class-name {args.class_name!r} is not a Python identifier", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     network = load(args.spec, params=dict(args.params), input=args.input)
-    source = generate(network, class_name_override=args.class_name)
-    if args.output in (None, "-"):
+    try:
+        backend = get(args.backend)
+    except BackendError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_RUNTIME
+    options = {} if args.class_name is None else {"class_name": args.class_name}
+    source = backend.generate_source(network, **options)
+    if isinstance(source, dict):  # a folder of files
+        if args.output in (None, "-"):
+            print(f"error: the {args.backend} backend writes a folder: give it with -o DIR", file=sys.stderr)
+            return EXIT_USAGE
+        write_tree(args.output, source)
+    elif args.output in (None, "-"):
         sys.stdout.write(source)
+        return 0
     else:
         write_atomic(args.output, source)
-        print(f"wrote {args.output}", file=sys.stderr)
+    print(f"wrote {args.output}", file=sys.stderr)
     return 0

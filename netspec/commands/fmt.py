@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import sys
 
-from ..diagnostics import EXIT_OK, EXIT_SPEC_ERROR, SpecError
+from ..diagnostics import EXIT_OK, EXIT_SPEC_ERROR, EXIT_USAGE, SpecError
 from ..files import write_atomic
 from .common import spec_files
 
@@ -22,10 +22,16 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from ..formatter import format_text
-    from ..frontend import check, read_spec_text
+    from ..frontend import check
+    from ..sources import read_spec_text
 
+    try:
+        files = spec_files(args.paths)
+    except FileNotFoundError as exc:
+        print(f"netspec fmt: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     status = EXIT_OK
-    for path in spec_files(args.paths):
+    for path in files:
         try:
             text = read_spec_text(path)
             check(text, str(path))  # a spec that does not elaborate is not formatted

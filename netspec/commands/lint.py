@@ -11,6 +11,8 @@ import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .common import spec_files
+
 FORMATS = ("text", "json", "github")
 
 
@@ -48,34 +50,16 @@ def _usage(message: str) -> int:
     return EXIT_USAGE
 
 
-def _collect(paths: list[str]) -> list[Path] | str:
-    from ..frontend import resolve_spec_path
-
-    files: list[Path] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            found = sorted(f for f in p.rglob("*.net") if not any(part.startswith(".") for part in f.parts))
-            if not found:
-                return f"no .net files under {raw}"
-            files += found
-        else:
-            resolved = resolve_spec_path(raw)
-            if not resolved.exists():
-                return f"no such file or folder: {raw}"
-            files.append(resolved)
-    return files
-
-
 def check_file(path: Path, disable: set[str], update: bool) -> Result:
     """Every diagnostic for one spec file; with `update`, its expect lines rewritten first."""
     from ..analysis import analyze
-    from ..analysis.expect import check, updated_text
+    from ..analysis.expect import changes, check, updated_text
     from ..files import write_atomic
     from ..analysis.lints import run_lints
     from ..diagnostics import SpecError
     from ..elaborate import check_library, elaborate, is_library
-    from ..frontend import parse, read_spec_text
+    from ..frontend import parse
+    from ..sources import read_spec_text
     from ..parser import parse_tree
 
     result = Result(str(path))
@@ -97,46 +81,15 @@ def check_file(path: Path, disable: set[str], update: bool) -> Result:
         if new != text:
             write_atomic(path, new)
             result.updated = True
-            result.changes = _changes(network, analysis)
+            result.changes = [str(c) for c in changes(network, analysis)]
             result.sources[str(path)] = new
             network = parse(new, str(path))  # spans of the rewritten file, for the lints below
     result.diagnostics += check(network, analysis)
     for d in run_lints(network, analysis, disable):
         if d.span is not None and d.span.file != str(path):  # a layer written in an imported block
             d = replace(d, notes=d.notes + (f"in network `{network.name}` ({path})",))
-        elif d.span is None and d.code == "unknown-lint":
-            d = replace(d, span=_lint_off_span(result.sources[str(path)], str(path), d.message))
         result.diagnostics.append(d)
     return result
-
-
-def _lint_off_span(text: str, filename: str, message: str):
-    """Where the unknown id of a `lint off` line stands (the IR keeps no span for it)."""
-    import re
-
-    from ..ir import Span
-
-    name = message.split("`lint off ", 1)[1].split("`", 1)[0]
-    for number, line in enumerate(text.splitlines(), 1):
-        m = re.match(r"\s*lint\s+off\b.*?(?<![\w-])(" + re.escape(name) + r")(?![\w-])", line)
-        if m:
-            col = m.start(1) + 1
-            return Span(file=filename, line=number, column=col, end_line=number, end_column=col + len(name))
-    return None
-
-
-def _changes(network, analysis) -> list[str]:
-    from ..analysis.expect import actual, matches, render_like
-
-    out, have = [], set()
-    for exp in network.expects:
-        have.add(exp.what)
-        value = actual(exp.what, analysis)
-        if value is not None and not matches(exp.value, value):
-            out.append(f"{exp.what} {exp.value} -> {render_like(exp.value, value)}")
-    out += [f"{what} (added) {actual(what, analysis)}" for what in ("params", "macs", "output")
-            if what not in have and actual(what, analysis) is not None]
-    return out
 
 
 def run(args) -> int:
@@ -155,9 +108,13 @@ def run(args) -> int:
     for name in sorted(disable - set(LINTS)):
         hint = did_you_mean(name, LINTS) or f"known ids: {', '.join(LINTS)}"
         return _usage(f"--disable {name}: no lint has this id; {hint}")
-    files = _collect(args.paths)
-    if isinstance(files, str):
-        return _usage(files)
+    try:
+        files = spec_files(args.paths, zoo_names=True)
+    except FileNotFoundError as exc:
+        return _usage(str(exc))
+    missing = next((f for f in files if not f.exists()), None)
+    if missing is not None:
+        return _usage(f"no such file or folder: {missing}")
 
     results = [check_file(f, disable, args.update) for f in files]
     errors = sum(d.level == "error" for r in results for d in r.diagnostics)

@@ -43,7 +43,8 @@ def entries(folder: Path | None = None) -> list[Entry]:
     """One entry per spec in the zoo folder, in name order."""
     from ..analysis import analyze
     from ..analysis.notation import shape_str
-    from ..frontend import load, zoo_dir
+    from ..frontend import load
+    from ..sources import zoo_dir
 
     out = []
     for path in sorted((folder or zoo_dir()).glob("*.net"), key=natural):

@@ -1,7 +1,7 @@
 """IR -> IR rewrites shared by the backends (named by setuptools as netspec.passes).
 
 Each pass is a plain function `Network -> Network` in its own module. Passes change
-structure only and never import torch; nodes they introduce (passes/nodes.py) record
+structure only and never import torch; nodes they introduce (ir.py's pass composites, ops/conv.py's and ops/linear.py's pass kinds) record
 what a backend must compute from the original weights.
 """
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from netspec import ir
 
-from .nodes import BufferedDense
 from .rewrite import fields, rewrite_network
 
 
@@ -23,6 +22,6 @@ def buffer_dense(network: ir.Network) -> ir.Network:
 
 
 def _buffer(node: ir.NodeBase) -> ir.NodeBase:
-    if isinstance(node, ir.Dense) and not isinstance(node, BufferedDense):
-        return BufferedDense(**fields(node, ir.Dense))
+    if isinstance(node, ir.Dense) and not isinstance(node, ir.BufferedDense):
+        return ir.BufferedDense(**fields(node, ir.Dense))
     return node

@@ -2,14 +2,13 @@
 
 In eval mode a batch norm is a per-channel affine map, so conv -> bn is one conv with
 rescaled weights and a bias. The pass only changes structure: the conv becomes a
-FoldedConv carrying the removed BatchNorm node, and the backend folds the numbers.
+ir.FoldedConv carrying the removed BatchNorm node, and the backend folds the numbers.
 """
 
 from __future__ import annotations
 
 from netspec import ir
 
-from .nodes import FoldedConv, FoldedLinear, FusedConv
 from .rewrite import fields, rewrite_network
 
 
@@ -24,7 +23,7 @@ def _fold_seq(node: ir.NodeBase) -> ir.NodeBase:
     for child in node.children:
         prev = out[-1] if out else None
         if isinstance(child, ir.BatchNorm) and _foldable(prev, child):
-            base, folded_cls = (ir.Conv, FoldedConv) if isinstance(prev, ir.Conv) else (ir.Linear, FoldedLinear)
+            base, folded_cls = (ir.Conv, ir.FoldedConv) if isinstance(prev, ir.Conv) else (ir.Linear, ir.FoldedLinear)
             out[-1] = folded_cls(**{**fields(prev, base), "bias": True}, folded=child)
         else:
             out.append(child)
@@ -34,7 +33,7 @@ def _fold_seq(node: ir.NodeBase) -> ir.NodeBase:
 
 
 def _foldable(prev: ir.NodeBase | None, bn: ir.BatchNorm) -> bool:
-    if isinstance(prev, (FoldedConv, FoldedLinear, FusedConv)):  # a second bn in a row, or a fused stem
+    if isinstance(prev, (ir.FoldedConv, ir.FoldedLinear, ir.FusedConv)):  # a second bn in a row, or a fused stem
         return False
     if isinstance(prev, ir.Conv):
         return prev.out_channels == bn.num_features and len(bn.in_shape) == 3

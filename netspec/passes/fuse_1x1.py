@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from netspec import ir
 
-from .nodes import FusedConcat, FusedConv
 from .rewrite import fields, rewrite_network
 
 FUSABLE_FNS = frozenset({"relu", "relu6", "leaky_relu", "elu", "selu", "sigmoid", "tanh", "hardswish",
@@ -23,13 +22,13 @@ def fuse_1x1(network: ir.Network) -> ir.Network:
 
 
 def _pointwise(node: ir.NodeBase) -> bool:
-    return (isinstance(node, ir.Conv) and not isinstance(node, FusedConv) and node.kernel == (1, 1)
+    return (isinstance(node, ir.Conv) and not isinstance(node, ir.FusedConv) and node.kernel == (1, 1)
             and node.stride == (1, 1) and node.padding == (0, 0, 0, 0) and node.dilation == (1, 1)
             and node.groups == 1)
 
 
 def _fuse(node: ir.NodeBase) -> ir.NodeBase:
-    if not isinstance(node, ir.Concat) or isinstance(node, FusedConcat):
+    if not isinstance(node, ir.Concat) or isinstance(node, ir.FusedConcat):
         return node
     chosen = [i for i, b in enumerate(node.branches) if b.children and _pointwise(b.children[0])]
     if len({node.branches[i].children[0].bias for i in chosen}) > 1:  # one bias flag for the fused conv
@@ -44,7 +43,7 @@ def _fuse(node: ir.NodeBase) -> ir.NodeBase:
     h_w = tuple(convs[0].out_shape[1:])
     stem_path = f"{node.path}.fused" if node.path else "fused"
     out_shape = (sum(splits), *h_w)
-    fused = FusedConv(**{**fields(convs[0], ir.Conv), "path": f"{stem_path}.conv", "label": None,
+    fused = ir.FusedConv(**{**fields(convs[0], ir.Conv), "path": f"{stem_path}.conv", "label": None,
                          "out_channels": sum(splits), "out_shape": out_shape}, parts=tuple(convs))
     stem_tail = tuple(t.model_copy(update={"path": f"{stem_path}.{t.name}", "label": None,
                                             "in_shape": out_shape, "out_shape": out_shape}) for t in tail)
@@ -60,7 +59,7 @@ def _fuse(node: ir.NodeBase) -> ir.NodeBase:
         in_shape = (splits[k], *h_w)
         branches.append(b.model_copy(update={"children": rest, "in_shape": in_shape}))
         parts.append(k)
-    return FusedConcat(**{**fields(node, ir.Concat), "branches": tuple(branches)}, stem=stem, splits=splits, parts=tuple(parts))
+    return ir.FusedConcat(**{**fields(node, ir.Concat), "branches": tuple(branches)}, stem=stem, splits=splits, parts=tuple(parts))
 
 
 def _shared_tail(rests: list[tuple]) -> list[ir.Activation]:

@@ -8,25 +8,12 @@ from netspec import ir
 
 
 def rewrite(node: ir.NodeBase, fn: Callable[[ir.NodeBase], ir.NodeBase]) -> ir.NodeBase:
-    """Rebuild `node` with every sub-node rewritten first, then apply `fn` to the result.
-
-    `model_copy(update=...)` keeps the node's class, so nodes that earlier passes
-    produced (FoldedConv, FusedConcat, ...) survive later passes.
-    """
-    if isinstance(node, ir.Seq):
-        node = node.model_copy(update={"children": tuple(rewrite(c, fn) for c in node.children)})
-    elif isinstance(node, ir.Concat):
-        update = {"branches": tuple(rewrite(b, fn) for b in node.branches)}
-        if hasattr(node, "stem"):
-            update["stem"] = rewrite(node.stem, fn)
-        node = node.model_copy(update=update)
-    elif isinstance(node, ir.Residual):
-        node = node.model_copy(update={"body": rewrite(node.body, fn),
-                                       "shortcut": None if node.shortcut is None else rewrite(node.shortcut, fn)})
-    elif isinstance(node, ir.Dense):
-        node = node.model_copy(update={"layers": tuple(rewrite(layer, fn) for layer in node.layers)})
-    elif isinstance(node, (ir.Gate, ir.Side)):
-        node = node.model_copy(update={"body": rewrite(node.body, fn)})
+    """Rebuild `node` with every sub-node rewritten first, then apply `fn` to the result."""
+    subs = node.sub_nodes()
+    if subs:
+        new = tuple(rewrite(s, fn) for s in subs)
+        if any(a is not b for a, b in zip(new, subs)):
+            node = node.with_children(*new)
     return fn(node)
 
 
@@ -37,5 +24,6 @@ def rewrite_network(network: ir.Network, fn: Callable[[ir.NodeBase], ir.NodeBase
 
 
 def fields(node: ir.NodeBase, cls: type | None = None) -> dict:
-    """The values of `cls`'s fields (default: the node's own class) on `node`, to build a related node."""
-    return {name: getattr(node, name) for name in (cls or type(node)).model_fields}
+    """The values of `cls`'s fields (default: the node's own class) on `node`, less its kind: to build
+    a node of a related class from it."""
+    return {name: getattr(node, name) for name in (cls or type(node)).model_fields if name != "kind"}

@@ -226,6 +226,7 @@ class ExpectDecl:
 class LintOff:
     ids: tuple[str, ...]
     loc: Loc
+    id_locs: tuple[Loc, ...] = ()  # where each id stands, for an unknown one's warning
 
 
 @dataclass(frozen=True)
