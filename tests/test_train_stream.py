@@ -143,9 +143,9 @@ def test_folder_holds_out_a_fifth_of_every_class_and_decodes_exactly(tmp_path):
     for i in range(len(images)):
         for epoch in (-1, 0, 7):  # any view of a flat image is the same flat image
             x, y = images[(epoch, i)]
-            assert x.dtype == torch.uint8 and tuple(x.shape) == (3, 8, 8)
-            assert bool((x[0] == x[0, 0, 0]).all()) and int(x[0, 0, 0]) // 40 == y
-            assert torch.equal(x[1].int(), 255 - x[0].int())
+            assert x.dtype == torch.uint8 and tuple(x.shape) == (8, 8, 3)  # height, width, channels (PIL's order)
+            assert bool((x[..., 0] == x[0, 0, 0]).all()) and int(x[0, 0, 0]) // 40 == y
+            assert torch.equal(x[..., 1].int(), 255 - x[..., 0].int())
         red.append(int(x[0, 0, 0]))
     held = data.images("val")
     red += [int(held[(-1, i)][0][0, 0, 0]) for i in range(len(held))]
@@ -245,10 +245,12 @@ def test_memory_holds_uint8_until_the_device(pictures):
 
     feed = LoaderFeed(data, device=torch.device("cpu"), batch_size=16, seed=0, workers=0)
     raw, labels = next(iter(feed.train_loader))
-    assert raw.dtype == torch.uint8 and tuple(raw.shape) == (16, 3, 24, 24)
+    assert raw.dtype == torch.uint8 and tuple(raw.shape) == (16, 24, 24, 3)
     x, y = next(iter(feed.train(0)))
     mean, std = torch.tensor(data.mean).view(1, 3, 1, 1), torch.tensor(data.std).view(1, 3, 1, 1)
-    assert torch.allclose(x, (raw.float() / 255 - mean) / std, atol=1e-5) and torch.equal(y, labels)
+    assert tuple(x.shape) == (16, 3, 24, 24) and x.is_contiguous()
+    assert torch.allclose(x, (raw.permute(0, 3, 1, 2).float() / 255 - mean) / std, atol=1e-5)
+    assert torch.equal(y, labels)
 
 
 def test_per_rank_shards_deal_each_process_its_own_shards(shard_dir, pictures):

@@ -146,7 +146,11 @@ class Subset:
 
 
 class Images(Dataset):
-    """Samples addressed as (epoch, index): epoch < 0 asks for the evaluation view."""
+    """Samples addressed as (epoch, index): epoch < 0 asks for the evaluation view.
+
+    A sample is uint8 in PIL's own layout, height x width x channels, so that collating a batch
+    is one contiguous copy; `to_float` views the batch as N x C x H x W (channels-last strides).
+    """
 
     def __init__(self, table, shape: tuple[int, int, int], view: View = View(), seed: int = 0):
         self.table, self.view, self.seed = table, view, seed
@@ -177,7 +181,7 @@ class Images(Dataset):
             from .data import DataError
 
             raise DataError(f"{self.table.name(i)}: not a readable image ({exc})") from None
-        return pixels.view(th, tw, self.channels).permute(2, 0, 1), int(self.table.labels[i])
+        return pixels.view(th, tw, self.channels), int(self.table.labels[i])
 
 
 class GlobalBatches(Sampler):
@@ -311,7 +315,8 @@ def plain_errors(batches):
 
 
 def to_float(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """A uint8 batch (N, C, H, W) -> float32 standardised per channel: (x / 255 - mean) / std."""
+    """A uint8 batch (N, H, W, C) -> float32 (N, C, H, W) standardised per channel: (x / 255 - mean) / std."""
+    x = x.permute(0, 3, 1, 2)
     return (x.float() - mean.view(1, -1, 1, 1) * 255) / (std.view(1, -1, 1, 1) * 255)
 
 
@@ -327,9 +332,9 @@ def channel_stats(dataset: Images, n: int, workers: int) -> tuple[list[float], l
     count = 0
     batches = [[(-1, i) for i in chosen[s:s + 64]] for s in range(0, len(chosen), 64)]
     for x, _ in plain_errors(loader(dataset, batches, workers=min(workers, len(batches)), persistent=False)):
-        x = x.double() / 255
-        total += x.sum(dim=(0, 2, 3))
-        squares += (x * x).sum(dim=(0, 2, 3))
+        x = x.double() / 255  # N x H x W x C
+        total += x.sum(dim=(0, 1, 2))
+        squares += (x * x).sum(dim=(0, 1, 2))
         count += x.numel() // dataset.channels
     mean = total / count
     std = (squares / count - mean * mean).clamp_min(0).sqrt().clamp_min(1e-6)
