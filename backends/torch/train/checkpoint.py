@@ -66,3 +66,11 @@ def load(path: str | Path, spec_hash: str | None = None) -> dict[str, Any]:
             f"this spec {spec_hash[:12]})",
             help=f"use the spec the checkpoint came from (a copy is in {path.parent / 'spec.net'})")
     return state
+
+
+def deployed(state: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The weights to evaluate or ship: the EMA's when the run kept one (--ema), else the model's."""
+    ema = state.get("ema")
+    if not ema:
+        return state["model"]
+    return {k[len("module."):]: v for k, v in ema.items() if k.startswith("module.")}
