@@ -34,9 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .limits import from_args, using
+
     args = build_parser().parse_args(argv)
     try:
-        return int(args.run(args) or 0)
+        with using(from_args(args)):
+            return int(args.run(args) or 0)
     except SpecError as err:
         print(err.render(), file=sys.stderr)
         return EXIT_SPEC_ERROR

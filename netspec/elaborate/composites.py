@@ -24,10 +24,16 @@ def repeat(el, item: syntax.Repeat, shape, scope: Scope, label, followed_by_bn, 
     if label is not None:
         raise error("label the layers inside a repeat, or put the repeat in a labelled group: "
                     "stage1: { [block]x3 }", span_of(item.loc, scope.filename), code="syntax")
+    where = span_of(item.loc, scope.filename)
+    budget = el.budget
+    budget.repeat(times, budget.bound(item.body.items, el.blocks), where)
     nodes = Nodes()
-    for _ in range(times):
+    for i in range(times):
+        before = budget.layers
         new, shape = el.body(item.body.items, shape, scope)
         nodes.append_all(new)
+        if i == 0:  # the first pass shows what each costs: refuse the rest before unrolling it
+            budget.will_add((times - 1) * (budget.layers - before), where)
     nodes.repeats.append(ir.RepeatSpan.model_construct(start=0, stop=len(nodes), count=times))
     return nodes, shape
 
@@ -100,6 +106,7 @@ def residual(el, item: syntax.ResidualBlock, shape, scope: Scope, label, followe
                         f"gives {shape_text(out)}, and the shortcut is the identity", where,
                         code="shape-mismatch", help="use shortcut=project (a 1x1 conv + bn) or shortcut=pad")
         shortcut = make_shortcut(mode, shape, out, short_scope, where)
+        el.budget.add(shortcut.children, where)
         kind = "pad" if mode == "pad" else "project"
     return [ir.Residual.model_construct(path=node_scope.path, label=label, span=where, in_shape=dims(shape),
                                         out_shape=dims(out), body=body, shortcut=shortcut,
@@ -156,7 +163,10 @@ def dense(el, item: syntax.DenseBlock, shape, scope: Scope, label, followed_by_b
     if count is not None and len(item.bodies) > 1:
         raise error("dense(N) takes one layer body; without N, write each layer: dense { a | b }", where,
                     code="arguments")
+    if count is not None:
+        el.budget.count(count, where, "a dense count of")
     bodies = item.bodies * count if count is not None else item.bodies
+    el.budget.will_add(sum(el.budget.bound(b.items, el.blocks) for b in bodies), where)
     feature_map(shape, "conv", where)
     name, label = scope.name_for(label, "dense", item.loc)
     node_scope = scope.child(name)
