@@ -139,6 +139,8 @@ def describe(value: Value) -> str:
         return "true" if value else "false"
     if isinstance(value, tuple):
         return "x".join(str(v) for v in value)
+    if isinstance(value, syntax.Body):
+        return "a list of layers"
     return repr(value) if isinstance(value, str) else str(value)
 
 

@@ -13,7 +13,7 @@ from ..expr import evaluate, span_of
 from ..shapes import Sym, shape_text
 from .layers import feature_map
 from .scope import Nodes, Scope, Shape, dims, seq
-from .values import as_int, as_word
+from .values import as_int, as_word, value
 
 _RESIDUAL_SHORTCUTS = ("auto", "identity", "project", "pad")
 
@@ -79,7 +79,7 @@ def residual(el, item: syntax.ResidualBlock, shape, scope: Scope, label, followe
         if arg.name not in (None, "shortcut"):
             raise error(f"`residual` has no argument `{arg.name}`", span_of(arg.loc, scope.filename),
                         code="arguments", help="residual(shortcut=auto|identity|project|pad)")
-        mode = as_word(evaluate(arg.value, scope.env, scope.filename), arg.loc, scope, "shortcut",
+        mode = as_word(value(arg.value, scope.env, scope.filename), arg.loc, scope, "shortcut",
                             _RESIDUAL_SHORTCUTS)
     name, label = scope.name_for(label, "residual", item.loc)
     node_scope = scope.child(name)
@@ -158,7 +158,7 @@ def dense(el, item: syntax.DenseBlock, shape, scope: Scope, label, followed_by_b
         if arg.name not in (None, "layers"):
             raise error(f"`dense` has no argument `{arg.name}`", span_of(arg.loc, scope.filename),
                         code="arguments", help="dense(N) { ... } repeats its body N times")
-        count = as_int(evaluate(arg.value, scope.env, scope.filename), arg.value, scope,
+        count = as_int(value(arg.value, scope.env, scope.filename), arg.loc, scope,
                             "the number of dense layers")
     if count is not None and len(item.bodies) > 1:
         raise error("dense(N) takes one layer body; without N, write each layer: dense { a | b }", where,
