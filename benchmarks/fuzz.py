@@ -93,6 +93,10 @@ def run_batch(job: tuple[int, str, float, int, str]) -> tuple[Counter, list[dict
 
 
 def _worker_init(memory_mb: int) -> None:
+    import fuzz_inputs
+
+    for path in fuzz_inputs.ZOO:  # imports, the grammar, the parsed libraries: outside any case's timer
+        fuzz_inputs.check(path.read_text(encoding="utf-8"), str(path))
     signal.signal(signal.SIGALRM, _alarm)
     limit = _vm_bytes() + memory_mb * 1024 * 1024  # what the worker has mapped, plus the per-case budget
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -110,7 +114,8 @@ def main() -> int:
     args = parser.parse_args()
 
     batches = max(1, args.cases // BATCH)
-    jobs = [(args.seed + i, "grammar" if i % 2 == 0 else "mutated", args.seconds, args.memory_mb, args.out)
+    # two grammar batches to one of mutated zoo specs: those cost ten times as much each
+    jobs = [(args.seed + i, "mutated" if i % 3 == 2 else "grammar", args.seconds, args.memory_mb, args.out)
             for i in range(batches)]
     out = Path(args.out)
     totals: Counter = Counter()
@@ -118,7 +123,7 @@ def main() -> int:
     slowest = 0.0
     start = time.perf_counter()
     with multiprocessing.get_context("fork").Pool(args.jobs, _worker_init, (args.memory_mb,),
-                                                  maxtasksperchild=20) as pool:
+                                                  maxtasksperchild=50) as pool:
         for done, (counts, failures, worst) in enumerate(pool.imap_unordered(run_batch, jobs), 1):
             totals.update(counts)
             slowest = max(slowest, worst)

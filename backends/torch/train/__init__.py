@@ -123,7 +123,9 @@ def evaluate_checkpoint(spec: Any, weights: str | Path, *, data: str | None = No
     check_head(network, ds.num_classes)
     model = netspec.build(network, init="skip")
     if state is not None:
-        model.load_state_dict(state["model"])
+        from netspec.backends.torch.weights import load_exact
+
+        load_exact(model, state["model"], str(weights))
     else:
         from netspec.backends.torch import WeightsError, load_weights
 

@@ -58,6 +58,7 @@ def load(path: str | Path, spec_hash: str | None = None) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise TrainError(f"{path} is not a netspec training checkpoint",
                          help="`netspec eval` also takes .safetensors weights saved by netspec")
+    _check_fields(state, path)
     if state.get("version", 0) > VERSION:
         raise TrainError(f"{path} was written by a newer netspec (checkpoint version {state['version']})")
     if spec_hash and state.get("spec_hash") and state["spec_hash"] != spec_hash:
@@ -66,3 +67,21 @@ def load(path: str | Path, spec_hash: str | None = None) -> dict[str, Any]:
             f"this spec {spec_hash[:12]})",
             help=f"use the spec the checkpoint came from (a copy is in {path.parent / 'spec.net'})")
     return state
+
+
+# what `train` writes in every checkpoint, with the type it reads back
+_FIELDS = {"model": dict, "optimizer": dict, "rng": dict, "epoch": int, "history": list, "data": str,
+           "normalize": dict}
+
+
+def _check_fields(state: dict[str, Any], path: Path) -> None:
+    """A checkpoint that claims the format but lacks a field (or holds the wrong kind of value in one)
+    is a WeightsError that names it, not a KeyError later."""
+    from ..weights import WeightsError, tensors
+
+    for key, kind in _FIELDS.items():
+        if not isinstance(state.get(key), kind):
+            got = "nothing" if key not in state else f"a {type(state[key]).__name__}"
+            raise WeightsError(f"{path} is not a complete netspec checkpoint: `{key}` holds {got}, "
+                               f"not a {kind.__name__}")
+    tensors(state["model"], f"{path} (its model)")

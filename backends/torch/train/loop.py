@@ -27,6 +27,7 @@ from torch import nn
 
 from . import checkpoint, distributed, finetune
 from .config import TrainConfig, parse_augment
+from ..weights import load_exact
 from .data import Data
 
 Log = Callable[[str], None]
@@ -226,7 +227,7 @@ def fit(model: nn.Module, data: Data, cfg: TrainConfig, out: str | Path, *, spec
             tmp.unlink(missing_ok=True)
     if resume:
         state = checkpoint.load(out / checkpoint.LAST, spec_hash or None)
-        base.load_state_dict(state["model"])
+        load_exact(base, state["model"], str(out / checkpoint.LAST))
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state.get("scheduler") is not None:
             scheduler.load_state_dict(state["scheduler"])
