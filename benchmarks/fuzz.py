@@ -4,8 +4,9 @@ a time and memory limit per case; never another exception, a hang or running out
     python benchmarks/fuzz.py --cases 200000 --jobs 2          # about half an hour on two cores
     python benchmarks/fuzz.py --cases 2000 --out fuzz-found    # a quick look; reproducers kept
 
-The inputs come from tests/fuzz_inputs.py (grammar sentences and mutated zoo specs, both
-hypothesis strategies), run in batches with a seed each, so a batch can be replayed. Each worker
+The inputs come from tests/fuzz_inputs.py (grammar sentences and mutated zoo specs), each case
+made from its own seed so that `--replay grammar:SEED` remakes it (hypothesis is left to the
+test suite here: its bookkeeping costs more than a case). Each worker
 process runs under an address-space limit; each case under a timer. A case that breaks the
 property is written to --out as a .net file with what happened, and the summary counts outcomes.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import random
 import resource
 import signal
 import sys
@@ -26,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # fuzz_inputs lives beside the tests that use it
 
-BATCH = 1000  # cases per hypothesis run (one seed)
+BATCH = 500  # cases per task handed to a worker
 
 
 class CaseTimeout(Exception):
@@ -45,51 +47,42 @@ def _vm_bytes() -> int:
     return 0
 
 
-def run_batch(job: tuple[int, str, float, int, str]) -> tuple[Counter, list[dict], float]:
-    """One seed's worth of cases of one kind: outcome counts, failures, and the slowest case's seconds."""
-    seed, kind, seconds, memory_mb, out = job
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis import seed as hseed
-    from hypothesis import strategies as st
-
+def run_batch(job: tuple[int, str, float]) -> tuple[Counter, list[dict], float]:
+    """One batch of cases of one kind: outcome counts, failures, and the slowest case's seconds.
+    Case i of batch b is generated from random.Random(b * BATCH + i): `--replay SEED` remakes it."""
+    batch, kind, seconds = job
     import fuzz_inputs
 
     counts: Counter = Counter()
     failures: list[dict] = []
-    slowest = [0.0]
-
-    def one(filename: str, text: str) -> None:
+    slowest = 0.0
+    for i in range(BATCH):
+        case_seed = batch * BATCH + i
+        filename, text = make_case(fuzz_inputs, kind, case_seed)
         signal.setitimer(signal.ITIMER_REAL, seconds)
         start = time.perf_counter()
+        what = None
         try:
             outcome = fuzz_inputs.check(text, filename)
         except CaseTimeout:
-            outcome = "timeout"
+            outcome = what = "timeout"
         except MemoryError:
-            outcome = "memory"
+            outcome = what = "memory"
         except BaseException as exc:  # noqa: BLE001 - every other exception is what we are looking for
             outcome = f"exception {type(exc).__name__}"
-            failures.append({"seed": seed, "kind": kind, "filename": filename, "text": text,
-                             "what": traceback.format_exc(limit=-6)})
+            what = traceback.format_exc(limit=-6)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        slowest[0] = max(slowest[0], time.perf_counter() - start)
-        if outcome in ("timeout", "memory"):
-            failures.append({"seed": seed, "kind": kind, "filename": filename, "text": text, "what": outcome})
+        slowest = max(slowest, time.perf_counter() - start)
+        if what is not None:
+            failures.append({"seed": case_seed, "kind": kind, "filename": filename, "text": text, "what": what})
         counts[outcome] += 1
+    return counts, failures, slowest
 
-    strategy = (fuzz_inputs.grammar_specs().map(lambda t: ("<fuzz>", t)) if kind == "grammar"
-                else fuzz_inputs.mutated_specs())
 
-    @hseed(seed)
-    @settings(max_examples=BATCH, database=None, deadline=None, derandomize=False,
-              suppress_health_check=list(HealthCheck))
-    @given(strategy)
-    def batch(case):
-        one(*case)
-
-    batch()
-    return counts, failures, slowest[0]
+def make_case(fuzz_inputs, kind: str, case_seed: int) -> tuple[str, str]:
+    rnd = random.Random(case_seed)
+    return ("<fuzz>", fuzz_inputs.grammar_spec(rnd)) if kind == "grammar" else fuzz_inputs.mutated_spec(rnd)
 
 
 def _worker_init(memory_mb: int) -> None:
@@ -109,14 +102,22 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2) - 1), help="worker processes")
     parser.add_argument("--seconds", type=float, default=2.0, help="time limit of one case (default 2)")
     parser.add_argument("--memory-mb", type=int, default=400, help="memory a worker may add (default 400 MB)")
-    parser.add_argument("--seed", type=int, default=0, help="first batch's seed")
+    parser.add_argument("--seed", type=int, default=0, help="first batch's number (batches differ by seed)")
+    parser.add_argument("--replay", metavar="KIND:SEED", help="print one case (e.g. grammar:1234) and check it")
     parser.add_argument("--out", default="fuzz-found", help="folder for the inputs that broke the property")
     args = parser.parse_args()
+    if args.replay:
+        import fuzz_inputs
+
+        kind, _, seed = args.replay.partition(":")
+        filename, text = make_case(fuzz_inputs, kind, int(seed))
+        print(text)
+        print(fuzz_inputs.check(text, filename))
+        return 0
 
     batches = max(1, args.cases // BATCH)
     # two grammar batches to one of mutated zoo specs: those cost ten times as much each
-    jobs = [(args.seed + i, "mutated" if i % 3 == 2 else "grammar", args.seconds, args.memory_mb, args.out)
-            for i in range(batches)]
+    jobs = [(args.seed + i, "mutated" if i % 3 == 2 else "grammar", args.seconds) for i in range(batches)]
     out = Path(args.out)
     totals: Counter = Counter()
     found: list[dict] = []

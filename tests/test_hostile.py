@@ -5,10 +5,15 @@ Each case here reproduced a traceback, a hang or a runaway computation before it
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 import netspec
+from netspec import ir
 from netspec.diagnostics import Diagnostic, Span, _line_starts
+from netspec.limits import Limits
 
 
 @pytest.mark.parametrize("expr, words", [
@@ -47,3 +52,178 @@ def test_diagnostics_index_each_source_once():
     assert "4999 | conv3-4998" in Diagnostic(
         "x", Span(file="big.net", line=4999, column=1, end_line=4999, end_column=2)).render({"big.net": source})
     assert out[1].splitlines()[1].strip() == "8 | conv3-7"
+
+
+# ---------------------------------------------------------------- resource bombs (issue 13, item 2)
+
+NINE_LEVELS = "".join(f"block l{i} {{ [{'l%d()' % (i - 1) if i > 1 else 'relu'}]x10 }}\n" for i in range(1, 10)) + "l9()\n"
+
+BOMBS = {  # the reproducers of the issue: what each must be refused for
+    "repeat": ("[conv3-64]x1000000000", "--max-repeat"),
+    "dense": ("dense(1000000000){conv3-8}", "--max-repeat"),
+    "nested-repeats": ("[[[conv3-8 relu]x1000]x1000]x1000", "--max-layers"),
+    "nine-levels-of-blocks": (NINE_LEVELS, "--max-layers"),
+    "power-tower": ("conv3-{2**2**2**2**2**2}", "far too large"),
+    "huge-filters": ("conv3-99999999", "--max-channels"),
+    "many-params": ("conv3-16000000 conv3-16000000", "--max-params"),
+    "deep-brackets": ("[" * 5000 + "relu" + "]x2" * 5000, "--max-depth"),
+    "deep-groups": ("{" * 5000 + "relu" + "}" * 5000, "--max-depth"),
+}
+
+_MEASURE = """
+import resource, sys, time
+import netspec
+text = sys.stdin.read()
+start = time.process_time()
+try:
+    netspec.parse(text, "bomb.net")
+    outcome = "accepted"
+except netspec.SpecError as err:
+    outcome = err.render()
+print(time.process_time() - start)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)  # kB on Linux -> MB
+print(outcome)
+"""
+
+
+@pytest.mark.parametrize("name", BOMBS)
+def test_resource_bombs_are_refused_quickly_in_little_memory(name):
+    """Each used to run for minutes or until memory ran out; now a located error naming the limit,
+    in under a second of CPU and 100 MB for the whole process (imports included)."""
+    body, words = BOMBS[name]
+    size = {"huge-filters": "4096x4096", "many-params": "8x8"}.get(name, "224x224")  # the issue's: a huge input
+    text = f"network t\ninput 3x{size}\n{body}\n"
+    done = subprocess.run([sys.executable, "-c", _MEASURE], input=text, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    seconds, megabytes, outcome = done.stdout.split("\n", 2)
+    assert words in outcome and "bomb.net:" in outcome and "Traceback" not in outcome
+    assert float(seconds) < 1.0 and int(megabytes) < 100, (seconds, megabytes)
+
+
+def test_nine_levels_of_blocks_are_refused_before_the_first_layer():
+    """l9's repeat is the first one elaborated; its lower bound (10**9 relus, counted on the syntax
+    through the blocks) passes 10,000 before any layer exists."""
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.parse(f"network t\ninput 3x8x8\n{NINE_LEVELS}")
+    d = info.value.diagnostics[0]
+    assert d.code == "limit" and "10,000 layers" in d.message and d.span.line == 11
+    assert "--max-layers" in d.message and "raise it" in d.help
+
+
+def test_a_limit_can_be_raised_from_python_and_from_the_command_line(cli, tmp_path):
+    text = "network t\ninput 3x8x8\n[relu]x2000 gap fc-2\n"
+    with pytest.raises(netspec.SpecError, match="--max-repeat"):
+        netspec.parse(text)
+    net = netspec.parse(text, limits=Limits(max_repeat=2000))
+    assert sum(1 for n in net.body.children if n.kind == "activation") == 2000
+    spec = tmp_path / "wide.net"
+    spec.write_text(text)
+    refused, allowed = cli("summary", str(spec)), cli("summary", str(spec), "--max-repeat", "2000")
+    assert refused.returncode == 1 and "--max-repeat" in refused.stderr
+    assert allowed.returncode == 0, allowed.stderr
+
+
+def test_a_computed_repeat_count_is_refused_after_its_first_pass():
+    """A count from an expression is not known to the syntax: the first pass shows the cost."""
+    with pytest.raises(netspec.SpecError, match="more than 50 layers") as info:
+        netspec.parse("network t(n=30)\ninput 3x8x8\n[relu relu]x{n} gap fc-2\n", limits=Limits(max_layers=50))
+    assert info.value.diagnostics[0].span.line == 3
+
+
+@pytest.mark.parametrize("body, limit", [
+    ("conv3-{2**25}", "--max-channels"),
+    ("fc-{2**25}", "--max-channels"),
+    ("upsample(scale=100000)", "--max-spatial"),
+    ("conv3-65536 conv3-65536 conv3-65536 conv3-65536", "--max-params"),
+    ("conv3-4096 upsample(scale=64) conv3-4096", "--max-activation-bytes"),
+])
+def test_sizes_and_totals_have_limits(body, limit):
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.parse(f"network t\ninput 3x64x64\n{body}\n")
+    assert limit in info.value.diagnostics[0].message and info.value.diagnostics[0].span.line == 3
+
+
+def test_the_zoo_fits_the_default_limits_many_times_over():
+    """The defaults are at least ten times what the largest zoo network needs."""
+    from netspec.analysis import analyze
+    from netspec.sources import zoo_dir
+
+    most_layers = most_params = 0
+    for path in zoo_dir().glob("*.net"):
+        net = netspec.load(path)
+        most_layers = max(most_layers, sum(1 for n in ir.walk(net.body) if not isinstance(n, ir.Seq)))
+        most_params = max(most_params, analyze(net).params)
+    limits = Limits()
+    assert 10 * most_layers < limits.max_layers and 100 * most_params < limits.max_params
+
+
+# ---------------------------------------------------------------- nesting: no RecursionError anywhere
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 5000 + "relu" + "]x2" * 5000,
+    "{" * 5000 + "relu" + "}" * 5000,
+    "residual {" * 3000 + "relu" + "}" * 3000,
+    "conv3-{" + "-" * 5000 + "1}",
+    "conv3-{" + "1+" * 5000 + "1}",
+    "conv3-{" + "2**" * 5000 + "1}",
+    "conv3-{" + "max(" * 3000 + "1" + ")" * 3000 + "}",
+    "conv3-8(after=" + "[conv3-8(after=" * 2000 + "[relu]" + ")]" * 2000 + ")",
+])
+def test_deep_nesting_is_a_located_error_in_parse_and_format(text):
+    spec = f"network t\ninput 3x8x8\n{text}\n"
+    for run in (netspec.parse, netspec.format):
+        with pytest.raises(netspec.SpecError) as info:
+            run(spec)
+        d = info.value.diagnostics[0]
+        assert d.code == "limit" and "--max-depth" in d.message and d.span.line == 3
+
+
+def test_nesting_through_blocks_counts_too():
+    blocks = "".join(f"block b{i} {{ {{ {{ b{i - 1}() }} }} }}\n" for i in range(1, 40))
+    with pytest.raises(netspec.SpecError, match="--max-depth"):
+        netspec.parse(f"network t\ninput 3x8x8\nblock b0 {{ relu }}\n{blocks}b39() gap fc-2\n")
+
+
+def test_an_expression_has_a_size_limit():
+    terms = "+".join(f"({'1+' * 40}1)" for _ in range(40))  # 40 levels deep at most, 3,239 terms
+    with pytest.raises(netspec.SpecError, match="--max-expression"):
+        netspec.parse(f"network t\ninput 3x8x8\nconv3-{{{terms}}}\n")
+
+
+@pytest.mark.parametrize("shape", ["{}", "[]x1", "residual {}"])
+def test_nesting_at_the_limit_goes_through_every_stage(shape):
+    """63 levels (the 64th is the layer inside): parse, analysis, lints, formatting, torch build and run."""
+    from netspec.analysis import analyze, lint
+
+    depth = Limits().max_depth - 1
+    opening, closing = shape.split("}" if "{" in shape else "]", 1)
+    closing = ("}" if "{" in shape else "]") + closing
+    text = f"network t\ninput 3x8x8\n{opening * depth}relu{closing * depth} gap fc-2\n"
+    net = netspec.parse(text)
+    lint(net, analyze(net))
+    assert netspec.parse(netspec.format(net)).spec_hash == net.spec_hash
+    assert netspec.format(netspec.format(text)) == netspec.format(text)
+    torch = pytest.importorskip("torch")
+    assert netspec.build(net)(torch.zeros(1, 3, 8, 8)).shape == (1, 2)
+
+
+# ---------------------------------------------------------------- non-finite values from Python
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_parameters_from_python_are_located_errors(value):
+    for use in ("conv3-{c}", "dropout(p=c)", "[relu]x{c}"):
+        with pytest.raises(netspec.SpecError, match="finite") as info:
+            netspec.parse(f"network t(c=8)\ninput 3x8x8\n{use} gap fc-2\n", params={"c": value})
+        assert info.value.diagnostics[0].span.line == 3
+
+
+def test_a_list_of_layers_where_a_value_is_expected_is_a_located_error():
+    """Found by fuzzing: residual([]) and dense([relu]) raised TypeError."""
+    for text, words in [("residual([]) { relu }", "shortcut must be one of"),
+                        ("dense([relu]) { relu }", "got a list of layers")]:
+        with pytest.raises(netspec.SpecError, match=words) as info:
+            netspec.parse(f"network t\ninput 3x8x8\n{text}\n")
+        assert info.value.diagnostics[0].span.line == 3
