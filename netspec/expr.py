@@ -92,7 +92,7 @@ def evaluate(expr: syntax.Expr, env: Mapping[str, Value], filename: str) -> Valu
         args = [number(evaluate(a, env, filename), a, env, filename) for a in expr.args]
         try:
             return _in_range(fn(*args), expr.loc, filename)
-        except (TypeError, ValueError, OverflowError) as exc:
+        except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:  # divisible(x, 0)
             raise error(f"`{expr.fn}` cannot take these arguments: {exc}", span_of(expr.loc, filename),
                         code="value") from None
     raise TypeError(f"not an expression: {expr!r}")

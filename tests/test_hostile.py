@@ -5,6 +5,7 @@ Each case here reproduced a traceback, a hang or a runaway computation before it
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -227,3 +228,116 @@ def test_a_list_of_layers_where_a_value_is_expected_is_a_located_error():
         with pytest.raises(netspec.SpecError, match=words) as info:
             netspec.parse(f"network t\ninput 3x8x8\n{text}\n")
         assert info.value.diagnostics[0].span.line == 3
+
+
+def test_divisible_by_zero_is_a_located_error():
+    """Found by fuzzing (a mutated mobilenet_v2): divisible(x, 0) raised ZeroDivisionError."""
+    with pytest.raises(netspec.SpecError, match="`divisible` cannot take these arguments") as info:
+        netspec.parse("network t\ninput 3x8x8\nconv3-{divisible(8, 0)}\n")
+    assert info.value.diagnostics[0].span.line == 3
+
+
+# ---------------------------------------------------------------- imports stay inside the allowed roots (item 1)
+
+SECRET = "export GITHUB_TOKEN=ghp_not_a_real_token_0123456789"
+
+
+@pytest.fixture
+def project(tmp_path):
+    """specs/ holds the spec and a library; beside it, outside specs/, a secret and another library."""
+    (tmp_path / "secret.txt").write_text(SECRET + "\n")
+    (tmp_path / "outside.net").write_text("block far { relu }\n")
+    specs = tmp_path / "specs"
+    (specs / "lib").mkdir(parents=True)
+    (specs / "lib" / "blocks.net").write_text("block near { relu }\n")
+    (specs / ".env").write_text(SECRET + "\n")
+    return specs
+
+
+def _lint(cli, spec, *args, env=None):
+    run = subprocess.run([sys.executable, "-m", "netspec", "lint", str(spec), *args], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, timeout=120, env={**os.environ, **(env or {})})
+    return run  # lint reports on stdout
+
+
+@pytest.mark.parametrize("target, words", [
+    ("{root}/secret.txt", "reaches outside"),           # an absolute path
+    ("../secret.txt", "reaches outside"),               # .. out of the spec's folder
+    ("../../../../../../../../etc/passwd", "reaches outside"),
+    ("/etc/passwd", "reaches outside"),
+    ("link.net", "reaches outside"),                    # a link inside that points outside
+    (".env", "is a .net spec"),                         # inside, but not a spec: never parsed, never shown
+    ("lib/missing.net", "cannot find"),
+])
+def test_imports_cannot_read_outside_the_allowed_roots(cli, project, target, words):
+    (project / "link.net").symlink_to(project.parent / "secret.txt")
+    spec = project / "net.net"
+    spec.write_text(f'import "{target.format(root=project.parent)}"\nnetwork t\ninput 3x8x8\nrelu gap fc-2\n')
+    done = _lint(cli, spec)
+    assert done.returncode == 1 and words in done.stdout and "net.net:1:1" in done.stdout
+    assert "ghp_" not in done.stdout and "root:" not in done.stdout and "Traceback" not in done.stdout
+
+
+def test_imports_inside_the_roots_work_and_more_roots_can_be_named(cli, project, tmp_path):
+    spec = project / "net.net"
+    spec.write_text('import "lib/blocks.net"\nimport "outside.net"\nnetwork t\ninput 3x8x8\nnear() far() gap fc-2\n')
+    assert "reaches outside" in _lint(cli, spec).stdout or "cannot find" in _lint(cli, spec).stdout
+    assert _lint(cli, spec, "--import-path", str(project.parent)).returncode == 0
+    assert _lint(cli, spec, env={"NETSPEC_PATH": f"/nonexistent{os.pathsep}{project.parent}"}).returncode == 0
+    with pytest.raises(netspec.SpecError):
+        netspec.load(spec)
+    net = netspec.load(spec, limits=Limits(import_path=(str(project.parent),)))
+    assert [n.kind for n in net.body.children][:2] == ["seq", "seq"]
+
+
+def test_an_import_of_a_device_is_not_a_regular_file(cli, project):
+    spec = project / "net.net"
+    spec.write_text('import "/dev/zero"\nnetwork t\ninput 3x8x8\nrelu gap fc-2\n')
+    assert "reaches outside" in _lint(cli, spec).stdout
+    done = _lint(cli, spec, "--import-path", "/dev")
+    assert done.returncode == 1 and "not a regular file" in done.stdout and "net.net:1:1" in done.stdout
+
+
+def test_an_import_of_a_fifo_does_not_block(cli, project):
+    os.mkfifo(project / "pipe.net")
+    spec = project / "net.net"
+    spec.write_text('import "pipe.net"\nnetwork t\ninput 3x8x8\nrelu gap fc-2\n')
+    done = _lint(cli, spec)  # the timeout of 120 s would fire if the open waited for a writer
+    assert done.returncode == 1 and "not a regular file" in done.stdout
+
+
+def test_imports_chained_too_deep_are_refused(project):
+    for i in range(40):
+        (project / f"l{i}.net").write_text(f'import "l{i + 1}.net"\n' if i < 39 else "block z { relu }\n")
+    spec = project / "net.net"
+    spec.write_text('import "l0.net"\nnetwork t\ninput 3x8x8\nz() gap fc-2\n')
+    with pytest.raises(netspec.SpecError, match="--max-import-depth"):
+        netspec.load(spec)
+    assert netspec.load(spec, limits=Limits(max_import_depth=50)).output_shape == (2,)
+
+
+# ---------------------------------------------------------------- special files as the spec (item 3)
+
+
+def test_special_files_given_as_the_spec_are_refused_without_reading_them(cli, tmp_path):
+    os.mkfifo(tmp_path / "pipe.net")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "z.net").symlink_to("/dev/zero")
+    for args in (["lint", "/dev/zero"], ["lint", str(tmp_path / "pipe.net")], ["lint", str(folder)],
+                 ["summary", str(tmp_path / "pipe.net")], ["fmt", "--check", str(folder / "z.net")]):
+        done = cli(*args, timeout=60)  # /dev/zero read whole, or a FIFO opened blocking, would not end in time
+        out = done.stdout + done.stderr
+        assert done.returncode == 1 and "not a regular file" in out and "Traceback" not in out, (args, out)
+
+
+def test_a_spec_larger_than_the_limit_is_refused_before_it_is_read(tmp_path):
+    big = tmp_path / "big.net"
+    with open(big, "wb") as f:
+        f.truncate(1 << 40)  # a sparse terabyte: reading it first would never finish
+    with pytest.raises(netspec.SpecError, match="--max-spec-bytes"):
+        netspec.load(big)
+    small = tmp_path / "small.net"
+    small.write_text("network t\ninput 3x8x8\nrelu gap fc-2\n")
+    with pytest.raises(netspec.SpecError, match="--max-spec-bytes"):
+        netspec.load(small, limits=Limits(max_spec_bytes=10))
