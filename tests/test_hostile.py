@@ -341,3 +341,58 @@ def test_a_spec_larger_than_the_limit_is_refused_before_it_is_read(tmp_path):
     small.write_text("network t\ninput 3x8x8\nrelu gap fc-2\n")
     with pytest.raises(netspec.SpecError, match="--max-spec-bytes"):
         netspec.load(small, limits=Limits(max_spec_bytes=10))
+
+
+# ---------------------------------------------------------------- weights and checkpoints (item 5)
+
+
+@pytest.fixture
+def bad_weights(tmp_path):
+    """Files that claim to be weights for lenet5 and are not: what each must be refused for."""
+    torch = pytest.importorskip("torch")
+    from netspec.backends.torch import save_weights
+
+    good = tmp_path / "good.safetensors"
+    save_weights(netspec.build("lenet5"), good)
+    data = good.read_bytes()
+    (tmp_path / "truncated.safetensors").write_bytes(data[: len(data) // 2])
+    (tmp_path / "junk.safetensors").write_bytes(b"\xff" * 64)
+    torch.save({"format": "netspec-train-checkpoint", "version": 1}, tmp_path / "no-model.pt")
+    fields = {"optimizer": {}, "rng": {}, "epoch": 1, "history": [], "data": "digits",
+              "normalize": {"mean": [0.0], "std": [1.0]}}
+    wrong = {k: torch.zeros(2, 2) for k in netspec.build("lenet5").state_dict()}
+    torch.save({"format": "netspec-train-checkpoint", "version": 1, "model": wrong, **fields},
+               tmp_path / "wrong-shapes.pt")
+    torch.save({"a": 1, "b": "text"}, tmp_path / "not-tensors.pt")
+    return tmp_path, {
+        "truncated.safetensors": "not a readable .safetensors file",
+        "junk.safetensors": "not a readable .safetensors file",
+        "no-model.pt": "'format' is a str, not a tensor",
+        "wrong-shapes.pt": "do not fit",
+        "not-tensors.pt": "not a tensor",
+    }
+
+
+def test_broken_weights_raise_weights_error_from_build(bad_weights):
+    from netspec.backends.torch import WeightsError
+
+    folder, reasons = bad_weights
+    for name, words in reasons.items():
+        with pytest.raises(WeightsError, match=words):
+            netspec.build("lenet5", weights=str(folder / name))
+
+
+def test_broken_weights_exit_3_from_every_command(cli, bad_weights):
+    """Every file through eval (the command with the most paths: checkpoint fields, then shapes), and
+    one through each other command that reads weights (they share read_state with build)."""
+    folder, reasons = bad_weights
+    eval_reasons = {**reasons, "no-model.pt": "`model` holds nothing", "wrong-shapes.pt": "wrong shape"}
+    runs = [(cli("eval", "lenet5", str(folder / name)), words) for name, words in eval_reasons.items()]
+    truncated = str(folder / "truncated.safetensors")
+    runs.append((cli("export", "lenet5", "--weights", truncated, "--format", "onnx", "-o", str(folder / "x.onnx")),
+                 reasons["truncated.safetensors"]))
+    runs.append((cli("train", "lenet5", "--init", truncated, "--epochs", "1", "--out", str(folder / "run")),
+                 reasons["truncated.safetensors"]))
+    for done, words in runs:
+        assert done.returncode == 3 and words in done.stderr and "Traceback" not in done.stderr, \
+            (done.args, done.stderr)
