@@ -57,6 +57,12 @@ class Limits:
                           f"{flag} N (or Limits({name}=N) in Python)")
 
 
+def too_deep_for_python(where: Span | None):
+    """What a RecursionError becomes when --max-depth was raised past what Python's stack holds."""
+    return error("the spec nests too deeply for Python's stack (--max-depth)", where, code="limit",
+                 help=f"lower --max-depth (the default, {Limits().max_depth}, is safe)")
+
+
 _current: ContextVar[Limits] = ContextVar("netspec_limits", default=Limits())
 
 

@@ -15,7 +15,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import syntax
 from .diagnostics import Diagnostic, SpecError, Span
-from .limits import current
+from .limits import current, too_deep_for_python
 
 
 @lru_cache(maxsize=1)
@@ -40,6 +40,8 @@ def parse_tree(text: str, filename: str = "<string>") -> syntax.SpecFile:
         if isinstance(exc.orig_exc, SpecError):
             raise exc.orig_exc from None
         raise
+    except RecursionError:  # only with a --max-depth raised far past its default
+        raise SpecError(too_deep_for_python(_span(filename, 1, 1)).diagnostics, {filename: text}) from None
     lines = text.split("\n")
     comments = tuple(syntax.Comment(lines[line - 1][column - 1:].rstrip(), line, column)
                      for line, column in comment_starts)

@@ -396,3 +396,11 @@ def test_broken_weights_exit_3_from_every_command(cli, bad_weights):
     for done, words in runs:
         assert done.returncode == 3 and words in done.stderr and "Traceback" not in done.stderr, \
             (done.args, done.stderr)
+
+
+def test_a_depth_limit_raised_past_pythons_stack_is_still_a_located_error():
+    deep = Limits(max_depth=100_000, max_layers=10**6)
+    for text in ("{" * 3000 + "relu" + "}" * 3000, "[" * 3000 + "relu" + "]x1" * 3000):
+        with pytest.raises(netspec.SpecError, match="too deeply for Python's stack") as info:
+            netspec.parse(f"network t\ninput 3x8x8\n{text}\n", limits=deep)
+        assert "lower --max-depth" in info.value.diagnostics[0].help

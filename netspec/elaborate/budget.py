@@ -39,7 +39,6 @@ class Budget:
         """One level deeper (a group, a repeat's body, a block call); undone by `leave`."""
         self.depth += 1
         if self.depth > self.limits.max_depth:
-            self.depth = 0  # the error unwinds every level: start afresh for the next spec
             raise self.limits.refuse("max_depth", f"the network nests more than {self.limits.max_depth} levels "
                                                   "deep (through its blocks)", where)
 

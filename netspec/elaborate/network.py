@@ -19,6 +19,7 @@ from ..ops.registry import lookup
 from ..shapes import Constraints, Sym
 from . import composites
 from .blocks import BlockInfo, define_block
+from ..limits import too_deep_for_python
 from .budget import Budget
 from .layers import default, is_bn, layer
 from .library import import_file
@@ -268,7 +269,10 @@ def check_library(tree: syntax.SpecFile, *, filename: str, source: str) -> None:
 def elaborate(tree: syntax.SpecFile, *, filename: str, source: str, params: Mapping[str, Any], input) -> ir.Network:
     elab = Elaborator(filename, source)
     try:
-        return elab.network(tree, params, input)
+        try:
+            return elab.network(tree, params, input)
+        except RecursionError:  # only with a --max-depth raised far past its default
+            raise too_deep_for_python(_file_span(filename)) from None
     except SpecError as exc:
         exc.sources = {**elab.sources, **exc.sources}
         raise
