@@ -17,6 +17,13 @@ from netspec.diagnostics import Diagnostic, Span, _line_starts
 from netspec.limits import Limits
 
 
+def first_error(body: str, shape: str = "3x8x8") -> Diagnostic:
+    """The first diagnostic of a network whose third line is `body` (it must fail)."""
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.parse(f"network t\ninput {shape}\n{body}\n")
+    return info.value.diagnostics[0]
+
+
 @pytest.mark.parametrize("expr, words", [
     ("1e309", "`1e309` is too large"),
     ("10**5000", "far too large"),
@@ -26,9 +33,7 @@ from netspec.limits import Limits
     ("2.5**100", "far too large"),
 ])
 def test_runaway_numbers_are_located_errors(expr, words):
-    with pytest.raises(netspec.SpecError) as info:
-        netspec.parse(f"network t\ninput 3x8x8\nconv3-{{{expr}}} gap fc-2\n")
-    d = info.value.diagnostics[0]
+    d = first_error(f"conv3-{{{expr}}} gap fc-2")
     assert words in d.message and d.code == "value" and d.span.line == 3
 
 
@@ -140,9 +145,8 @@ def test_a_computed_repeat_count_is_refused_after_its_first_pass():
     ("conv3-4096 upsample(scale=64) conv3-4096", "--max-activation-bytes"),
 ])
 def test_sizes_and_totals_have_limits(body, limit):
-    with pytest.raises(netspec.SpecError) as info:
-        netspec.parse(f"network t\ninput 3x64x64\n{body}\n")
-    assert limit in info.value.diagnostics[0].message and info.value.diagnostics[0].span.line == 3
+    d = first_error(body, "3x64x64")
+    assert limit in d.message and d.code == "limit" and d.span.line == 3
 
 
 def test_the_zoo_fits_the_default_limits_many_times_over():
