@@ -395,7 +395,8 @@ def test_broken_weights_exit_3_from_every_command(cli, bad_weights):
     """Every file through eval (the command with the most paths: checkpoint fields, then shapes), and
     one through each other command that reads weights (they share read_state with build)."""
     folder, reasons = bad_weights
-    eval_reasons = {**reasons, "no-model.pt": "`model` holds nothing", "wrong-shapes.pt": "wrong shape"}
+    eval_reasons = {**reasons, "no-model.pt": "`model` holds nothing", "wrong-shapes.pt": "wrong shape",
+                    "not-tensors.pt": "not a netspec training checkpoint"}
     runs = [(cli("eval", "lenet5", str(folder / name)), words) for name, words in eval_reasons.items()]
     truncated = str(folder / "truncated.safetensors")
     runs.append((cli("export", "lenet5", "--weights", truncated, "--format", "onnx", "-o", str(folder / "x.onnx")),
