@@ -143,7 +143,7 @@ def main() -> int:
     print(f"cases      {n:,} in {elapsed:.0f} s ({n / elapsed:.0f}/s, {args.jobs} processes)")
     for outcome, count in totals.most_common():
         print(f"  {outcome:<28} {count:>9,}  {100 * count / n:5.1f}%")
-    print(f"slowest    {slowest:.2f} s (limit {args.seconds} s per case, {args.memory_mb} MB per worker)")
+    print(f"slowest    {slowest:.2f} s wall (limit {args.seconds} s of CPU per case, {args.memory_mb} MB per worker)")
     print(f"found      {len(found)}" + (f" (written to {out}/)" if found else ""))
     return 1 if found else 0
 

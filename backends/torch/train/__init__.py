@@ -109,6 +109,7 @@ def evaluate_checkpoint(spec: Any, weights: str | Path, *, data: str | None = No
     state = None
     if weights.suffix != ".safetensors":
         state = checkpoint.load(weights)
+        checkpoint.check_fields(state, weights)
         params = {**state.get("params", {}), **dict(params or {})}
         if input is None and state.get("input_shape"):
             input = "x".join(map(str, state["input_shape"]))  # a run trained with --input

@@ -58,7 +58,6 @@ def load(path: str | Path, spec_hash: str | None = None) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise TrainError(f"{path} is not a netspec training checkpoint",
                          help="`netspec eval` also takes .safetensors weights saved by netspec")
-    _check_fields(state, path)
     if state.get("version", 0) > VERSION:
         raise TrainError(f"{path} was written by a newer netspec (checkpoint version {state['version']})")
     if spec_hash and state.get("spec_hash") and state["spec_hash"] != spec_hash:
@@ -74,9 +73,9 @@ _FIELDS = {"model": dict, "optimizer": dict, "rng": dict, "epoch": int, "history
            "normalize": dict}
 
 
-def _check_fields(state: dict[str, Any], path: Path) -> None:
-    """A checkpoint that claims the format but lacks a field (or holds the wrong kind of value in one)
-    is a WeightsError that names it, not a KeyError later."""
+def check_fields(state: dict[str, Any], path: str | Path) -> None:
+    """Before resuming or evaluating: a checkpoint that claims the format but lacks a field (or holds
+    the wrong kind of value in one) is a WeightsError that names it, not a KeyError later."""
     from ..weights import WeightsError, tensors
 
     for key, kind in _FIELDS.items():

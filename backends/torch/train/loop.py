@@ -227,6 +227,7 @@ def fit(model: nn.Module, data: Data, cfg: TrainConfig, out: str | Path, *, spec
             tmp.unlink(missing_ok=True)
     if resume:
         state = checkpoint.load(out / checkpoint.LAST, spec_hash or None)
+        checkpoint.check_fields(state, out / checkpoint.LAST)
         load_exact(base, state["model"], str(out / checkpoint.LAST))
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state.get("scheduler") is not None:
