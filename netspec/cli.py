@@ -14,7 +14,8 @@ import sys
 from .diagnostics import EXIT_RUNTIME, EXIT_SPEC_ERROR, ResourceError, SpecError
 
 # Order is the order of `netspec --help`.
-COMMANDS = ("fmt", "summary", "lint", "diff", "graph", "report", "zoo", "compile", "export", "train", "eval")
+COMMANDS = ("fmt", "summary", "lint", "diff", "graph", "report", "zoo", "compile", "bench", "export", "train", "eval",
+            "shard")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,5 @@
-"""Evaluation of the integer/float expressions in a spec: `{4*k}`, `{divisible(32*width)}`."""
+"""Evaluation of the expressions in a spec: `{4*k}`, `{divisible(32*width)}`, `{s == 1 and in == out}`,
+`{depths[i]}`, `{a if c else b}`. Numbers, truth values, words (Symbols) and lists."""
 
 from __future__ import annotations
 
@@ -18,7 +19,11 @@ class Symbol:
     loc: syntax.Loc
 
 
-Value = Any  # int | float | bool | str | tuple | Symbol
+class ListValue(tuple):
+    """A list value: `depths=[3, 3, 9, 3]`. A tuple (values are immutable), told apart from a shape."""
+
+
+Value = Any  # int | float | bool | str | tuple (a shape) | ListValue | Symbol
 
 
 def divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
@@ -34,9 +39,48 @@ def divisible(value: float, divisor: int = 8, min_value: int | None = None) -> i
     return out
 
 
+def round_to(value: float, multiple: float | None = None) -> int | float:
+    """round(x): the nearest whole number; round(x, m): the nearest multiple of m (RegNet's quantisation).
+
+    Halves go to the even neighbour (round(2.5) == 2), as Python and torch.round do.
+    """
+    if multiple is None:
+        return round(value)
+    if multiple <= 0:
+        raise ValueError("the multiple must be positive")
+    out = round(value / multiple) * multiple
+    return int(out) if float(out).is_integer() else out
+
+
+def log(value: float, base: float | None = None) -> float:
+    """log(x): the natural logarithm; log(x, b): to base b."""
+    if value <= 0 or (base is not None and (base <= 0 or base == 1)):
+        raise ValueError("a logarithm needs a positive number (and a positive base other than 1)")
+    return math.log(value) if base is None else math.log(value, base)
+
+
+def _range(*bounds) -> "ListValue":
+    if not 1 <= len(bounds) <= 3 or not all(isinstance(b, int) for b in bounds):
+        raise ValueError("range takes one to three whole numbers: range(n), range(start, stop[, step])")
+    if len(bounds) == 3 and bounds[2] == 0:
+        raise ValueError("the step of a range cannot be 0")
+    r = range(*bounds)
+    if len(r) > 100_000:
+        raise ValueError(f"a range of {len(r)} values is far too long")
+    return ListValue(r)
+
+
+# functions over numbers; LIST_FUNCTIONS take lists too (min and max take a list or numbers)
 FUNCTIONS = {
-    "min": min, "max": max, "abs": abs, "round": round, "floor": math.floor, "ceil": math.ceil,
-    "int": int, "float": float, "divisible": divisible,
+    "min": min, "max": max, "abs": abs, "round": round_to, "floor": math.floor, "ceil": math.ceil,
+    "int": int, "float": float, "divisible": divisible, "log": log, "pow": pow, "sqrt": math.sqrt,
+    "len": len, "sum": sum, "range": _range,
+}
+LIST_FUNCTIONS = {"len", "sum", "min", "max"}
+
+_COMPARE = {
+    "==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
 }
 
 _BINARY = {
@@ -69,8 +113,17 @@ def evaluate(expr: syntax.Expr, env: Mapping[str, Value], filename: str) -> Valu
         if expr.id in _RESERVED:
             return _RESERVED[expr.id]
         return Symbol(expr.id, expr.loc)
+    if isinstance(expr, syntax.Neg) and expr.op == "not":
+        return not truth(evaluate(expr.operand, env, filename), expr.operand, env, filename)
     if isinstance(expr, syntax.Neg):
         return -number(evaluate(expr.operand, env, filename), expr.operand, env, filename)
+    if isinstance(expr, syntax.BinOp) and expr.op in _COMPARE:
+        return _compare(expr, env, filename)
+    if isinstance(expr, syntax.BinOp) and expr.op in ("and", "or"):
+        left = truth(evaluate(expr.left, env, filename), expr.left, env, filename)
+        if left == (expr.op == "or"):  # short-circuit: `i > 0 and d[i - 1] > 1` never reads d[-1]
+            return left
+        return truth(evaluate(expr.right, env, filename), expr.right, env, filename)
     if isinstance(expr, syntax.BinOp):
         left = number(evaluate(expr.left, env, filename), expr.left, env, filename)
         right = number(evaluate(expr.right, env, filename), expr.right, env, filename)
@@ -84,18 +137,79 @@ def evaluate(expr: syntax.Expr, env: Mapping[str, Value], filename: str) -> Valu
         except (OverflowError, ZeroDivisionError):
             raise error("the number is too large", span_of(expr.loc, filename), code="value") from None
         return _in_range(value, expr.loc, filename)
+    if isinstance(expr, syntax.ListLit):
+        return ListValue(evaluate(e, env, filename) for e in expr.items)
+    if isinstance(expr, syntax.IfExpr):
+        chosen = expr.then if truth(evaluate(expr.cond, env, filename), expr.cond, env, filename) else expr.orelse
+        return evaluate(chosen, env, filename)
+    if isinstance(expr, syntax.Index):
+        return _index(expr, env, filename)
     if isinstance(expr, syntax.Call):
         fn = FUNCTIONS.get(expr.fn)
         if fn is None:
             raise error(f"unknown function `{expr.fn}`", span_of(expr.loc, filename), code="undefined",
                         help=did_you_mean(expr.fn, FUNCTIONS) or f"available: {', '.join(sorted(FUNCTIONS))}")
-        args = [number(evaluate(a, env, filename), a, env, filename) for a in expr.args]
+        values = [evaluate(a, env, filename) for a in expr.args]
+        lists = expr.fn in LIST_FUNCTIONS and len(values) == 1 and isinstance(values[0], ListValue)
+        if expr.fn in ("len", "sum") and not lists:
+            raise error(f"`{expr.fn}` takes one list, such as {expr.fn}(depths)", span_of(expr.loc, filename),
+                        code="value")
+        if expr.fn == "pow" and len(values) == 2 and all(isinstance(v, (int, float)) for v in values) \
+                and _too_big_power(*values):
+            raise error(f"`pow({describe(values[0])}, {describe(values[1])})` is far too large a number",
+                        span_of(expr.loc, filename), code="value", help=f"numbers in a spec stay below 2**{_BITS}")
+        if lists:
+            for item, a in ((v, expr.args[0]) for v in values[0]):
+                if expr.fn != "len":
+                    number(item, a, env, filename)
+            args = values
+        else:
+            args = [number(v, a, env, filename) for v, a in zip(values, expr.args)]
         try:
             return _in_range(fn(*args), expr.loc, filename)
         except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:  # divisible(x, 0)
             raise error(f"`{expr.fn}` cannot take these arguments: {exc}", span_of(expr.loc, filename),
                         code="value") from None
     raise TypeError(f"not an expression: {expr!r}")
+
+
+def truth(value: Value, expr: syntax.Expr, env: Mapping[str, Value], filename: str) -> bool:
+    """Insist on true or false: `and`, `or`, `not`, `if` take no numbers (0 is not false in a spec)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, Symbol):
+        number(value, expr, env, filename)  # an unknown name: say so
+    raise error(f"expected true or false, got {describe(value)}", span_of(expr.loc, filename), code="value",
+                help="compare it: `x > 0`, `s == 1`")
+
+
+def _compare(expr: syntax.BinOp, env: Mapping[str, Value], filename: str) -> bool:
+    left, right = evaluate(expr.left, env, filename), evaluate(expr.right, env, filename)
+    if expr.op in ("==", "!="):
+        # words compare by their text (`act == relu`); a number never equals a word or a truth value
+        left, right = (v.word if isinstance(v, Symbol) else v for v in (left, right))
+        same = type(left) is type(right) or (isinstance(left, (int, float)) and isinstance(right, (int, float))
+                                             and not isinstance(left, bool) and not isinstance(right, bool))
+        return (same and left == right) == (expr.op == "==")
+    a = number(left, expr.left, env, filename)
+    b = number(right, expr.right, env, filename)
+    return _COMPARE[expr.op](a, b)
+
+
+def _index(expr: syntax.Index, env: Mapping[str, Value], filename: str) -> Value:
+    target = evaluate(expr.target, env, filename)
+    if isinstance(target, Symbol):
+        number(target, expr.target, env, filename)
+    if not isinstance(target, (ListValue, tuple)):
+        raise error(f"only a list can be indexed, not {describe(target)}", span_of(expr.target.loc, filename),
+                    code="value")
+    i = number(evaluate(expr.index, env, filename), expr.index, env, filename)
+    if not isinstance(i, int) or isinstance(i, bool):
+        raise error(f"an index is a whole number, got {describe(i)}", span_of(expr.index.loc, filename), code="value")
+    if not -len(target) <= i < len(target):
+        raise error(f"index {i} is out of range: the list has {len(target)} item{'s' if len(target) != 1 else ''}"
+                    f" (0 to {len(target) - 1}, or -1 for the last)", span_of(expr.loc, filename), code="value")
+    return target[i]
 
 
 _BITS = 53  # every whole number a float holds exactly: channels, sizes and counts live far below
@@ -137,6 +251,8 @@ def describe(value: Value) -> str:
         return f"`{value.word}`"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, ListValue):
+        return "[" + ", ".join(describe(v) for v in value) + "]"
     if isinstance(value, tuple):
         return "x".join(str(v) for v in value)
     if isinstance(value, syntax.Body):
@@ -144,4 +260,4 @@ def describe(value: Value) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-__all__ = ["FUNCTIONS", "SpecError", "Symbol", "describe", "divisible", "evaluate", "number", "span_of"]
+__all__ = ["FUNCTIONS", "ListValue", "SpecError", "Symbol", "describe", "divisible", "evaluate", "number", "span_of"]

@@ -22,15 +22,26 @@ INDENT = "  "
 
 # ---------------------------------------------------------------- expressions
 
-_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "**": 4}
+# the grammar's levels, loosest first: `a if c else b`, or, and, not, comparisons, then arithmetic
+_IF, _OR, _AND, _NOT, _CMP = -4, -3, -2, -1, 0
+_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "**": 4, "or": _OR, "and": _AND,
+         **{op: _CMP for op in ("==", "!=", "<", "<=", ">", ">=")}}
 
 
 def _prec(e) -> int:
     if isinstance(e, syntax.BinOp):
         return _PREC[e.op]
     if isinstance(e, syntax.Neg):
-        return 3
+        return 3 if e.op == "-" else _NOT
+    if isinstance(e, syntax.IfExpr):
+        return _IF
     return 5
+
+
+def _paren(e, above: int) -> str:
+    """An operand's text, in parentheses unless it binds tighter than `above`."""
+    text = expr_text(e)
+    return text if _prec(e) > above else f"({text})"
 
 
 def expr_text(e) -> str:
@@ -42,21 +53,44 @@ def expr_text(e) -> str:
         return e.id
     if isinstance(e, syntax.ShapeLit):
         return "x".join(str(d) for d in e.dims)
+    if isinstance(e, syntax.Neg) and e.op == "not":
+        return f"not {_paren(e.operand, _NOT - 1)}"
     if isinstance(e, syntax.Neg):
         inner = expr_text(e.operand)
         return f"-({inner})" if _prec(e.operand) < 3 else f"-{inner}"
     if isinstance(e, syntax.Call):
         return f"{e.fn}({', '.join(expr_text(a) for a in e.args)})"
+    if isinstance(e, syntax.ListLit):
+        return "[" + ", ".join(expr_text(a) for a in e.items) + "]"
+    if isinstance(e, syntax.Index):
+        return f"{_paren(e.target, 4)}[{expr_text(e.index)}]"
+    if isinstance(e, syntax.IfExpr):
+        return f"{_paren(e.then, _IF)} if {_paren(e.cond, _IF)} else {_paren(e.orelse, _IF - 1)}"
     if isinstance(e, syntax.BinOp):
         p = _PREC[e.op]
         right_assoc = e.op == "**"
         left, right = expr_text(e.left), expr_text(e.right)
-        if _prec(e.left) < p or (right_assoc and _prec(e.left) <= p):
+        if _prec(e.left) < p or ((right_assoc or p == _CMP) and _prec(e.left) <= p):  # comparisons do not chain
             left = f"({left})"
         if _prec(e.right) < p or (not right_assoc and _prec(e.right) <= p):
             right = f"({right})"
         return f"{left} {e.op} {right}"
     raise TypeError(f"not an expression: {e!r}")
+
+
+def arg_text(e) -> str:
+    """An argument's value: bare, but a list in braces unless it opens with a number (`[bn relu]` is a body)."""
+    if isinstance(e, syntax.ListLit):
+        first = e.items[0] if e.items else None
+        if isinstance(first, syntax.Neg):
+            first = first.operand
+        if isinstance(first, syntax.Num) and first.text[0].isdigit():
+            return expr_text(e)
+    left = e
+    while isinstance(left, (syntax.BinOp, syntax.IfExpr, syntax.Index)):
+        left = left.then if isinstance(left, syntax.IfExpr) else (
+            left.target if isinstance(left, syntax.Index) else left.left)
+    return "{" + expr_text(e) + "}" if isinstance(left, syntax.ListLit) else expr_text(e)
 
 
 def quote(text: str) -> str:
@@ -75,6 +109,22 @@ def _atom(e) -> str:
 def body_text(body: syntax.Body) -> str:
     """A body written on one line: `bn relu`."""
     return _Printer().inline_body(body)
+
+
+def _if_chain(item: syntax.IfElement) -> list[tuple[str, syntax.Body]]:
+    """`if c { } else if d { } else { }` as (opening words, body) pairs."""
+    out = [(f"if {expr_text(item.cond)}", item.body)]
+    rest = item.orelse
+    while isinstance(rest, syntax.IfElement):
+        out.append((f"else if {expr_text(rest.cond)}", rest.body))
+        rest = rest.orelse
+    if rest is not None:
+        out.append(("else", rest))
+    return out
+
+
+def _param_text(p: syntax.Param) -> str:
+    return p.name + (f"={expr_text(p.default)}" if p.default is not None else "")
 
 
 # ---------------------------------------------------------------- layout of a syntax tree
@@ -97,7 +147,7 @@ class _Printer:
 
     # inline forms (one line)
     def arg(self, a: syntax.Arg) -> str:
-        value = "[" + self.inline_body(a.value) + "]" if isinstance(a.value, syntax.Body) else expr_text(a.value)
+        value = "[" + self.inline_body(a.value) + "]" if isinstance(a.value, syntax.Body) else arg_text(a.value)
         return f"{a.name}={value}" if a.name else value
 
     def args(self, args) -> str:
@@ -110,6 +160,8 @@ class _Printer:
         """An element or default on one line."""
         if isinstance(item, syntax.Layer):
             text = item.op
+            if item.kernel is not None:
+                text += "{" + expr_text(item.kernel) + "}"
             if item.dash is not None:
                 text += "-" + _atom(item.dash)
             if item.slash is not None:
@@ -127,6 +179,9 @@ class _Printer:
             return f"@{item.name}"
         if isinstance(item, syntax.MergeRefs):
             return f"{item.mode}({', '.join('@' + r for r in item.refs)})"
+        if isinstance(item, syntax.IfElement):
+            return " ".join(f"{head} {{ {self.inline_body(b)} }}" if b.items else f"{head} {{ }}"
+                            for head, b in _if_chain(item))
         head, bodies = self.composite(item)
         inner = " | ".join(self.inline_body(b) for b in bodies)
         opening = f"{head} {{" if head else "{"
@@ -146,9 +201,10 @@ class _Printer:
             return "gate", (item.body,)
         if isinstance(item, syntax.SideBlock):
             return f"side {item.name}", (item.body,)
+        if isinstance(item, syntax.ForElement):
+            return f"for {item.var} in {expr_text(item.iterable)}", (item.body,)
         if isinstance(item, syntax.BlockDef):
-            params = "(" + ", ".join(p.name + (f"={expr_text(p.default)}" if p.default is not None else "")
-                                      for p in item.params) + ")" if item.params else ""
+            params = "(" + ", ".join(_param_text(p) for p in item.params) + ")" if item.params else ""
             return f"block {item.name}{params}", (item.body,)
         raise TypeError(f"not a composite: {item!r}")
 
@@ -162,6 +218,14 @@ class _Printer:
                                                                       syntax.MergeRefs))
         if not multiline:
             self.emit(indent, prefix + self.inline(item), loc.line, loc.end_line)
+            return
+        if isinstance(item, syntax.IfElement):
+            line = loc.line  # where each `} else {` stands: the line after the previous body (as written)
+            for i, (head, b) in enumerate(_if_chain(item)):
+                self.emit(indent, (prefix if i == 0 else "} ") + head + " {", line)
+                self.body(b, indent + 1)
+                line = b.loc.end_line + 1 if b.loc else line + 1
+            self.emit(indent, "}", loc.end_line)
             return
         if isinstance(item, syntax.Repeat):
             self.emit(indent, prefix + "[", loc.line)
@@ -205,8 +269,7 @@ class _Printer:
     def statement(self, st) -> None:
         loc = st.loc
         if isinstance(st, syntax.NetworkDecl):
-            params = "(" + ", ".join(p.name + (f"={expr_text(p.default)}" if p.default is not None else "")
-                                      for p in st.params) + ")" if st.params else ""
+            params = "(" + ", ".join(_param_text(p) for p in st.params) + ")" if st.params else ""
             self.emit(0, f"network {st.name}{params}", loc.line, loc.end_line)
         elif isinstance(st, syntax.InputDecl):
             self.emit(0, f"input {expr_text(st.shape)}", loc.line)
@@ -411,4 +474,6 @@ def _value(v) -> str:
         return quote(v)
     if isinstance(v, float):
         return number(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
     return str(v)

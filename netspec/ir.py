@@ -113,7 +113,8 @@ class Composite(NodeBase):
         return self.model_copy(update=update)
 
 
-BlockArg = Union[bool, int, float, str, tuple[int, ...]]
+Scalar = Union[bool, int, float, str]
+BlockArg = Union[bool, int, float, str, tuple[int, ...], list[Scalar]]  # a list: `depths=[3, 3, 9, 3]`
 
 
 class Seq(Composite):
@@ -223,7 +224,7 @@ class LintOff(Frozen):
 class Network(Frozen):
     name: str
     source: str | None = None  # file the spec was read from
-    params: dict[str, Union[int, float, bool, str]] = {}  # network parameters after overrides
+    params: dict[str, Union[int, float, bool, str, list[Scalar]]] = {}  # network parameters after overrides
     meta: dict[str, str] = {}  # `meta key "value"` lines: title, paper, description
     input_shape: Shape
     constraints: tuple[str, ...] = ()  # what a symbolic input must satisfy, e.g. "H must be a multiple of 32"

@@ -7,6 +7,7 @@ was expected in words rather than terminal names.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from importlib import resources
 
@@ -32,7 +33,7 @@ def parse_tree(text: str, filename: str = "<string>") -> syntax.SpecFile:
     try:
         tree = _lark().parse(text, on_error=None)
     except UnexpectedInput as exc:
-        raise SpecError(_syntax_diagnostic(exc, text, filename), {filename: text}) from None
+        raise SpecError(_syntax_errors(exc, text, filename), {filename: text}) from None
     _check_size(tree, text, filename)  # before the Transformer, which recurses once per tree level
     try:
         statements = ToAst().transform(tree)
@@ -126,7 +127,7 @@ class ToAst(Transformer):
         return syntax.Labelled(str(items[0]), items[1], _loc(meta))
 
     def layer(self, meta, items):
-        op = str(items[0])
+        op, kernel = (items[0][1], items[0][2]) if isinstance(items[0], tuple) else (str(items[0]), None)
         dash = slash = args = None
         for item in items[1:]:
             kind, value = item
@@ -136,7 +137,10 @@ class ToAst(Transformer):
                 slash = value
             else:
                 args = value
-        return syntax.Layer(op, dash, slash, args, _loc(meta))
+        return syntax.Layer(op, dash, slash, args, _loc(meta), kernel)
+
+    def kernel(self, meta, items):
+        return ("kernel", str(items[0])[:-1], items[1])
 
     def dash(self, meta, items):
         return ("dash", self._atom(items[0]))
@@ -157,6 +161,17 @@ class ToAst(Transformer):
 
     def seq_value(self, meta, items):
         return items[0]
+
+    def list(self, meta, items):
+        return syntax.ListLit(tuple(items), _loc(meta))
+
+    num_list = list
+
+    def if_(self, meta, items):
+        return syntax.IfElement(items[0], items[1], items[2] if len(items) > 2 else None, _loc(meta))
+
+    def for_(self, meta, items):
+        return syntax.ForElement(str(items[0]), items[1], items[2], _loc(meta))
 
     def repeat(self, meta, items):
         body, _times, count = items
@@ -203,6 +218,28 @@ class ToAst(Transformer):
     def neg(self, meta, items):
         return syntax.Neg(items[0], _loc(meta))
 
+    def negnum(self, meta, items):
+        tok = items[0]
+        literal = self.int(None, [tok]) if tok.type == "INT" else self.float(None, [tok])
+        return syntax.Neg(literal, _loc(meta))
+
+    compare = binop
+
+    def or_(self, meta, items):
+        return syntax.BinOp("or", items[0], items[1], _loc(meta))
+
+    def and_(self, meta, items):
+        return syntax.BinOp("and", items[0], items[1], _loc(meta))
+
+    def not_(self, meta, items):
+        return syntax.Neg(items[0], _loc(meta), "not")
+
+    def ifelse(self, meta, items):
+        return syntax.IfExpr(items[0], items[1], items[2], _loc(meta))
+
+    def index(self, meta, items):
+        return syntax.Index(items[0], items[1], _loc(meta))
+
     def int(self, meta, items):
         tok = items[0]
         return syntax.Num(int(tok), str(tok), _tok_loc(tok))
@@ -233,28 +270,45 @@ _WORDS = {
     "NAME": "a name", "INT": "a whole number", "FLOAT": "a number", "SHAPE": "a shape such as 3x224x224",
     "QUANTITY": "a figure such as 4.09G", "STRING": 'a quoted string such as "text"', "REF": "a reference such as @skip1",
     "TIMES": "a repeat count such as x2", "LINT_ID": "a lint id such as bias-before-bn", "SOFTMAX": "soft-max",
+    "KERNEL_NAME": "a layer with a computed kernel such as dwconv{k}",
     "LBRACE": "`{`", "RBRACE": "`}`", "LSQB": "`[`", "RSQB": "`]`", "LPAR": "`(`", "RPAR": "`)`",
     "COMMA": "`,`", "COLON": "`:`", "EQUAL": "`=`", "MINUS": "`-`", "SLASH": "`/`", "VBAR": "`|`",
-    "ADD_OP": "`+` or `-`", "MUL_OP": "`*`, `/`, `//` or `%`", "POW_OP": "`**`", "$END": "the end of the file",
+    "ADD_OP": "`+` or `-`", "MUL_OP": "`*`, `/`, `//` or `%`", "POW_OP": "`**`", "CMP_OP": "a comparison (`==`, `<`, ...)",
+    "CONCAT_KW": "`concat`", "ADD_KW": "`add`", "$END": "the end of the file",
 }
+
+# What may come next, in the user's concepts: when every terminal of a group is expected, the group's
+# words stand for them (the first group that applies wins; what is left is named one by one).
+_GROUPS = (
+    ({"NETWORK", "INPUT", "BLOCK", "IMPORT"}, "a statement (network, input, block, import, meta, expect, lint off)",
+     {"NETWORK", "INPUT", "META", "IMPORT", "EXPECT", "LINT", "BLOCK"}),
+    ({"NAME", "LSQB", "LBRACE", "RESIDUAL"},
+     "a layer, a block, `[` (a repeat), `{` (a group), a composite (concat, residual, dense, gate, side, if, for), "
+     "`@name` or `default`",
+     {"NAME", "SOFTMAX", "KERNEL_NAME", "LSQB", "LBRACE", "CONCAT", "CONCAT_KW", "ADD_KW", "RESIDUAL", "DENSE", "GATE",
+      "SIDE", "IF", "FOR", "REF", "DEFAULT"}),
+    ({"INT", "NAME", "LPAR"}, "an expression (a number, a name, `(`, `-`, `not`, `[`)",
+     {"INT", "FLOAT", "SHAPE", "NAME", "STRING", "LPAR", "MINUS", "ADD_OP", "NOT", "LSQB"}),
+    ({"ADD_OP", "MUL_OP", "CMP_OP"}, "an operator (`+`, `*`, `**`, `==`, `and`, `or`, `if`, `[`)",
+     {"ADD_OP", "MUL_OP", "POW_OP", "CMP_OP", "AND", "OR", "IF", "LSQB"}),
+)
 
 _STATEMENT_KEYWORDS = ("network", "input", "meta", "import", "expect", "lint", "block", "default")
 
 
 def _describe_expected(expected: set[str]) -> str:
+    expected = {n for n in expected if not n.startswith("__ANON") and n not in ("WS", "COMMENT")}
     words = []
+    for needs, text, covers in _GROUPS:
+        if needs <= expected:
+            words.append(text)
+            expected -= covers
     for name in sorted(expected):
-        if name.startswith("__ANON") or name in ("WS", "COMMENT"):
-            continue
-        word = _WORDS.get(name)
-        if word is None:
-            word = f"`{name.lower()}`" if name.isupper() else f"`{name}`"
+        word = _WORDS.get(name) or f"`{name.lower()}`"  # the rest are keywords: RESIDUAL is `residual`
         if word not in words:
             words.append(word)
     if not words:
         return "something else"
-    if len(words) > 6:
-        words = words[:6] + ["..."]
     return ", ".join(words[:-1]) + (" or " if len(words) > 1 else "") + words[-1]
 
 
@@ -297,6 +351,9 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Diagno
         help_ = "a repeat is written right after the bracket: [conv3-64]x2"
     elif "RPAR" in expected and tok.type == "NAME":
         help_ = "separate arguments with commas: conv3-64(stride=2, bias=false)"
+    elif value in "-/" and text[:tok.start_pos].rstrip().endswith("}"):
+        help_ = ("a computed kernel size follows the layer's name with no space, as in dwconv{k}/{s} or "
+                 "conv{k}-{c}/{s}; or give it as kernel=: conv-64(kernel=k)")
     return Diagnostic(f"unexpected `{value[:40]}`: expected {_describe_expected(expected)}", span,
                       code="syntax", help=help_)
 
@@ -347,6 +404,48 @@ def _meta_span(node: Tree, filename: str) -> Span:
         return _span(filename, 1, 1)
     return Span.model_construct(file=filename, line=meta.line, column=meta.column, end_line=meta.line,
                                 end_column=meta.end_column if meta.end_line == meta.line else meta.column + 1)
+
+
+MAX_ERRORS = 20  # errors reported from one file in one run
+
+
+def _syntax_errors(first: UnexpectedInput, text: str, filename: str) -> list[Diagnostic]:
+    """Every syntax error of a file, not only the first: the parse is resumed after each.
+
+    Recovery is by line: the line of an error is blanked (its width kept, so later positions stay
+    true) and the text parsed again, as long as that line opens and closes its own brackets (else
+    the lines after it would not be independent of it, and their errors would be the first one's echo).
+    """
+    found = [_syntax_diagnostic(first, text, filename)]
+    lines = text.split("\n")
+    exc = first
+    while len(found) < MAX_ERRORS:
+        line = getattr(exc, "line", -1)
+        if isinstance(exc, UnexpectedEOF) or not 1 <= line <= len(lines) or not _balanced(lines[line - 1]):
+            break
+        lines[line - 1] = " " * len(lines[line - 1])
+        try:
+            _lark().parse("\n".join(lines), on_error=None)
+            break
+        except UnexpectedInput as again:
+            if getattr(again, "line", -1) == line or isinstance(again, UnexpectedEOF) or \
+                    (isinstance(again, UnexpectedToken) and again.token.type == "$END"):
+                break
+            found.append(_syntax_diagnostic(again, text, filename))
+            exc = again
+    return found
+
+
+def _balanced(line: str) -> bool:
+    """Does a line close every bracket it opens (strings and comments aside)?"""
+    code = re.sub(r'"([^"\\]|\\.)*"|#.*', "", line)
+    depth = 0
+    for ch in code:
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 _PAIRS = {"(": ")", "[": "]", "{": "}"}

@@ -49,7 +49,7 @@ class ShapeLit:
 
 @dataclass(frozen=True)
 class BinOp:
-    op: str  # + - * / // % **
+    op: str  # + - * / // % **, the comparisons == != < <= > >=, and / or
     left: "Expr"
     right: "Expr"
     loc: Loc
@@ -57,8 +57,11 @@ class BinOp:
 
 @dataclass(frozen=True)
 class Neg:
+    """`-x`, or `not c` (op "not")."""
+
     operand: "Expr"
     loc: Loc
+    op: str = "-"
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,30 @@ class Call:
     loc: Loc
 
 
-Expr = Union[Num, Str, Name, ShapeLit, BinOp, Neg, Call]
+@dataclass(frozen=True)
+class IfExpr:
+    """`a if cond else b`: only the chosen side is evaluated."""
+
+    then: "Expr"
+    cond: "Expr"
+    orelse: "Expr"
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Index:
+    target: "Expr"
+    index: "Expr"
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class ListLit:
+    items: tuple["Expr", ...]
+    loc: Loc
+
+
+Expr = Union[Num, Str, Name, ShapeLit, BinOp, Neg, Call, IfExpr, Index, ListLit]
 
 
 # ---------------------------------------------------------------- body items
@@ -90,6 +116,7 @@ class Layer:
     slash: Expr | None  # after '/': stride
     args: tuple[Arg, ...] | None  # None when no parentheses were written
     loc: Loc
+    kernel: Expr | None = None  # `dwconv{k}`: a kernel size computed (then `op` is the bare name)
 
 
 @dataclass(frozen=True)
@@ -162,6 +189,26 @@ class MergeRefs:
 
 
 @dataclass(frozen=True)
+class IfElement:
+    """`if cond { ... } else { ... }`: the layers of the taken branch stand in its place."""
+
+    cond: Expr
+    body: "Body"
+    orelse: "Body | IfElement | None"  # an `else if` is an IfElement
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class ForElement:
+    """`for i in range(n) { ... }`: the body once per value, with `var` bound to it."""
+
+    var: str
+    iterable: Expr
+    body: "Body"
+    loc: Loc
+
+
+@dataclass(frozen=True)
 class Default:
     op: str
     args: tuple[Arg, ...]
@@ -169,7 +216,7 @@ class Default:
 
 
 Element = Union[Layer, Repeat, Group, Labelled, ConcatBlock, ResidualBlock, DenseBlock, GateBlock,
-                SideBlock, SaveRef, MergeRefs]
+                SideBlock, SaveRef, MergeRefs, IfElement, ForElement]
 BodyItem = Union[Element, Default]
 
 

@@ -125,3 +125,102 @@ def test_every_command_that_reads_a_spec_reports_the_same_error(command, tmp_pat
         text = captured.out + captured.err  # lint reports on stdout: findings are its output
         assert expected_fragment(path) in text and "Traceback" not in text, (command, path.name, text)
     assert not (tmp_path / "out").exists() and not (tmp_path / "run").exists()  # nothing half-written
+
+
+# ---------------------------------------------------------------- every error in one run, in the user's words
+
+
+def diagnostics_of(text: str):
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.parse(text)
+    return info.value.diagnostics
+
+
+def test_two_unknown_layers_are_two_errors():
+    found = diagnostics_of("network t\ninput 3x8x8\nconvv3-8 relu\nconv3-8 rleu\ngap fc-2\n")
+    assert [(d.code, d.span.line) for d in found] == [("undefined", 3), ("undefined", 4)]
+
+
+def test_errors_in_blocks_and_statements_are_all_reported_once():
+    text = ("network t\ninput 3x8x8\nexpect flops 1G\nblock b(c) { conv1-{c} rleu }\n"
+            "b(4) b(8) conv3-8(foo=1) gap fc-{nope}\n")
+    found = diagnostics_of(text)
+    messages = [d.message for d in found]
+    assert messages == ["unknown expectation `flops`", "unknown layer or block `rleu`",
+                        "`conv` has no argument `foo`", "unknown name `nope`"]
+
+
+def test_shape_errors_after_a_first_error_are_not_echoes():
+    # the unknown layer is left out, so the shapes after it are guesses: their errors are not reported
+    found = diagnostics_of("network t\ninput 3x8x8\nfc-10 convv3-8 conv3-8\n")
+    assert [d.code for d in found] == ["undefined"]
+
+
+def test_errors_are_capped():
+    found = diagnostics_of("network t\ninput 3x8x8\n" + "rleu\n" * 30 + "fc-2\n")
+    assert len(found) == 20 and len({d.span.line for d in found}) == 20
+
+
+def test_two_syntax_errors_on_two_lines():
+    found = diagnostics_of("network t\ninput 3x8x8\nconv3-{4 +} relu\nconv3-8 relu conv3-8 8\nconv3-(2)\n")
+    assert [(d.code, d.span.line) for d in found] == [("syntax", 3), ("syntax", 4), ("syntax", 5)]
+
+
+INTERNAL_NAMES = re.compile(r"\b[a-z]+_kw\b|__anon|\b[A-Z]{2,}(_[A-Z]+)*\b|\.\.\.$|`[a-z]+_[a-z]+`")
+
+
+@pytest.mark.parametrize("path", BROKEN, ids=[p.stem for p in BROKEN])
+def test_no_grammar_names_in_messages(path):
+    try:
+        netspec.load(path)
+    except netspec.SpecError as err:
+        for d in err.diagnostics:
+            if d.code == "syntax":
+                assert not INTERNAL_NAMES.search(d.message), d.message
+                assert not d.message.endswith("...")
+
+
+def test_kernel_expression_with_a_space_says_so():
+    found = diagnostics_of("network t(k=3, s=2)\ninput 8x32x32\ndwconv {k}/{s} relu\n")
+    assert "`add_kw`" not in found[0].message and "a layer, a block, `[`" in found[0].message
+    assert "dwconv{k}/{s}" in found[0].help
+
+
+@pytest.mark.parametrize("written, wrong", [("deconv2-8/2", "dwconv-8"), ("upconv2-8/2", "conv-8"),
+                                            ("dwconv3-8", None), ("convv3-8/2(bias=false)", None),
+                                            ("maxpol3/2", None), ("bottlenek(8)", None)])
+def test_a_suggestion_is_accepted_where_it_would_stand(written, wrong):
+    """Whatever did-you-mean offers, put in place of the mistake, elaborates."""
+    head = "network t\ninput 8x16x16\nblock bottleneck(c) { conv1-{c} relu }\n"
+    found = diagnostics_of(f"{head}{written} relu\ngap fc-2\n")
+    help_ = found[0].help or ""
+    if wrong is not None:
+        assert f"`{wrong}`" not in help_
+    match = re.search(r"did you mean `([^`]*)`", help_)
+    if match:
+        netspec.parse(f"{head}{match.group(1)} relu\ngap fc-2\n")  # raises if the suggestion is not valid here
+    else:
+        assert written.startswith(("deconv", "upconv", "dwconv3-8")), help_  # no suggestion only when none fits
+
+
+def test_every_suggestion_in_the_corpus_is_accepted_in_place():
+    checked = 0
+    for path in BROKEN:
+        try:
+            netspec.load(path)
+        except netspec.SpecError as err:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            for d in err.diagnostics:
+                match = re.search(r"did you mean `([^`]*)`", d.help or "")
+                if not match or not d.message.startswith("unknown layer or block") or d.span.file != str(path):
+                    continue
+                lines = text.split("\n")
+                line = lines[d.span.line - 1]
+                lines[d.span.line - 1] = line[:d.span.column - 1] + match.group(1) + line[d.span.end_column - 1:]
+                try:
+                    netspec.parse("\n".join(lines), filename=str(path))
+                except netspec.SpecError as again:
+                    assert all(a.span is None or a.span.line != d.span.line for a in again.diagnostics), \
+                        (path.name, match.group(1), again.render())
+                checked += 1
+    assert checked >= 3

@@ -102,7 +102,11 @@ def test_flat_form_keeps_each_shortcut_kind(written, kind):
 
 LEAVES = st.sampled_from(["conv3-8", "conv1-{c}", "conv3-{2 * c}(bias=false) bn", "relu", "conv5-4(pad=2)",
                           "maxpool3/1(pad=1)", "avgpool3/1(pad=1, count_include_pad=false)", "dropout(0.2)",
-                          "silu", "conv1x3-6", "dwconv3", "lrn", "conv3-8(dilation=2)", "identity"])
+                          "silu", "conv1x3-6", "dwconv3", "lrn", "conv3-8(dilation=2)", "identity",
+                          # expressions: kernels and strides computed, comparisons, conditionals, lists
+                          "conv{c - 1}-8", "dwconv{1 + 2}/{1}", "conv{3}-{c if c > 2 else 3}/1(groups={1})",
+                          "conv1-{[4, 8][c // 4 - 1]}", "conv1-{len([1, 2]) * c}(bias=not c == 4 or false)",
+                          "unit(k={[8, 4][1]})", "conv1-{round(pow(c, 2), 8) if c != 0 and true else 1}"])
 
 
 def bodies(depth: int):
@@ -121,6 +125,11 @@ def bodies(depth: int):
         st.sampled_from(["unit", "unit(6)", "unit(k=4, s=2)", "[unit]x2"]),
         inner.map(lambda b: f"{{ {b} }}"),
         inner.map(lambda b: f"dense(2) {{ {b} }}"),
+        inner.map(lambda b: f"if c > 2 {{ {b} }}"),
+        st.tuples(inner, inner).map(lambda t: f"if {{c == 4 and not false}} {{ {t[0]} }} else {{ {t[1]} }}"),
+        st.tuples(inner, inner).map(lambda t: f"if c < 0 {{ {t[0]} }} else if c >= 4 {{\n{t[1]}\n}} else {{ }}"),
+        inner.map(lambda b: f"for i in range(2) {{ {b} }}"),
+        st.just("for w in [4, 8] { conv1-{w} relu }"),
         st.tuples(inner, inner).map(lambda t: f"{t[0]}\n# note\n{t[1]}"),
         st.tuples(st.sampled_from(["a", "stage", "x1"]), inner).map(lambda t: f"{t[0]}: {{ {t[1]} }}"),
     )
@@ -148,3 +157,14 @@ def test_generated_specs_round_trip(spec):
     assert same_network(net, netspec.parse(once))
     flat = netspec.parse(format_network(net))
     assert flat.spec_hash == net.spec_hash
+
+
+def test_if_and_for_keep_their_lines_and_comments():
+    text = ("network t(d=[1, 2], se=true)\ninput 3x16x16\nblock b(c, s=1) {\n  if s == 1 and in == c {\n"
+            "    # identity shortcut\n    residual { conv3-{c} bn relu }\n  } else if se {\n"
+            "    conv3-{c}/{s} bn relu  # strided\n  } else {\n  }\n}\nfor i in range(len(d)) {\n"
+            "  b(8 * (i + 1), s=2 if i > 0 else 1)\n}\nmaxpool(kernel=2, stride=2) gap fc-2\n")
+    assert format_text(text) == text
+    net = netspec.parse(text)
+    assert netspec.parse(format_network(net)).spec_hash == net.spec_hash
+    assert net.params == {"d": [1, 2], "se": True}

@@ -327,3 +327,58 @@ def test_cli_summary_and_lint_never_import_torch():
             "assert 'torch' not in sys.modules, 'torch was imported'\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+# ---------------------------------------------------------------- missing-activation reads the dataflow
+
+def missing_pairs(text: str) -> list[str]:
+    """The layers missing-activation flags (their paths)."""
+    net = netspec.parse(text)
+    return [d.message.split("`")[3] for d in lint(net) if d.code == "missing-activation"]
+
+
+SE = "gate { gap fc-{in // 4} relu fc-{in} hardsigmoid }"
+
+
+@pytest.mark.parametrize("name, text", [
+    # MobileNetV3's first block (expansion 1: no expansion conv): dw, SE, a 16 -> 16 linear projection
+    # with its batch norm, then the next block's 16 -> 64 expansion
+    ("mobilenet_v3", f"block ir(e, c, s=1) {{\n  if e != in {{ conv1-{{e}} bn hardswish }}\n"
+                     f"  dwconv3/{{s}} bn relu {SE}\n  conv1-{{c}} bn\n}}\n"
+                     "conv3-16/2 bn hardswish ir(16, 16, 2) ir(64, 24, 2) gap fc-10\n"),
+    # MNASNet's stem: a separable conv 32 -> 16 (depthwise, then a narrowing linear projection), then the
+    # first inverted residual's expansion
+    ("mnasnet", "conv3-32/2 bn relu dwconv3 bn relu conv1-16 bn conv1-48 bn relu dwconv3/2 bn relu conv1-24 bn "
+                "gap fc-10\n"),
+    # EfficientNet's MBConv1 (dw, SE, 32 -> 16 projection), then an MBConv6 expanding 16 -> 96
+    ("efficientnet", f"conv3-32/2 bn silu {{ dwconv3 bn silu {SE} conv1-16 bn }} "
+                     f"{{ conv1-96 bn silu dwconv3/2 bn silu {SE} conv1-24 bn }} gap fc-10\n"),
+    # the same block written flat, in groups, and as a block: the dataflow is the same
+    ("flat", "conv3-16 bn relu dwconv3 bn relu conv1-16 bn conv1-64 bn relu gap fc-10\n"),
+    ("nested", "conv3-16 bn relu { { dwconv3 bn relu } { conv1-16 bn } } { conv1-64 bn relu } gap fc-10\n"),
+])
+def test_a_linear_bottleneck_then_an_expansion_is_not_flagged(name, text):
+    assert missing_pairs(f"network {name}\ninput 3x64x64\n{text}") == []
+
+
+@pytest.mark.parametrize("text", [
+    "conv3-16 bn conv3-16 bn relu gap fc-10",  # flat
+    "{ conv3-16 bn } { conv3-16 bn relu } gap fc-10",  # across two groups
+    "block a { conv3-16 bn } block b { conv3-16 bn relu } a b gap fc-10",  # across two blocks
+    "{ { { conv3-16 } bn } } conv3-16 relu gap fc-10",  # out of a deep nesting
+    "conv3-16 bn [conv3-16 bn relu]x1 gap fc-10",  # into a repeat
+    "conv3-16 if true { dropout(0.1) conv3-16 } relu gap fc-10",  # through an if
+])
+def test_a_real_missing_activation_is_flagged_whatever_the_nesting(text):
+    assert missing_pairs(f"network t\ninput 16x16x16\n{text}\n") == ["conv3-16"]
+
+
+def test_a_join_ends_the_search():
+    # a residual add and a gate's multiply are not linear layers of one path: not flagged
+    assert missing_pairs("network t\ninput 16x16x16\nconv3-16 bn relu residual { conv3-16 bn relu conv3-16 bn } "
+                         "conv3-16 relu gap fc-10\n") == []
+    # but a residual body's first conv does read what came before it: the dataflow says so
+    assert missing_pairs("network t\ninput 16x16x16\nconv3-16 bn residual { conv3-16 bn } relu gap fc-10\n") \
+        == ["conv3-16"]
+    assert missing_pairs(f"network t\ninput 16x16x16\nconv3-16 bn relu conv3-16 bn {SE} conv3-16 relu "
+                         "gap fc-10\n") == []

@@ -136,50 +136,7 @@ def test_cifar100_uses_fine_labels(tmp_path):
         load_data(f"cifar100:{tmp_path}", (3, 32, 32))
 
 
-def write_folder(root, classes=("cat", "dog", "emu"), per_class=5, size=(12, 10)):
-    from PIL import Image
-
-    for c, name in enumerate(classes):
-        (root / name).mkdir(parents=True)
-        for i in range(per_class):
-            value = 40 * c + i  # each image one flat colour: class and index recoverable from the pixels
-            Image.new("RGB", size, (value, 255 - value, 7)).save(root / name / f"{i}.png")
-
-
-def test_image_folder_holds_out_a_fifth_of_every_class(tmp_path):
-    write_folder(tmp_path / "pets")
-    data = load_data(f"folder:{tmp_path / 'pets'}", (3, 8, 8), normalize=IDENTITY3)
-    assert data.classes == ["cat", "dog", "emu"]
-    assert len(data.train) == 12 and len(data.val) == 3
-    assert torch.bincount(data.val.labels).tolist() == [1, 1, 1]
-    assert tuple(data.train.images.shape[1:]) == (3, 8, 8)
-    # flat colours survive resizing exactly; red encodes class and index
-    red = (data.train.images[:, 0, 4, 4] * 255).round().long()
-    assert torch.equal(red // 40, data.train.labels)
-    seen = sorted(((data.train.images[:, 0, 0, 0] * 255).round().long()).tolist()
-                  + ((data.val.images[:, 0, 0, 0] * 255).round().long()).tolist())
-    assert seen == sorted(40 * c + i for c in range(3) for i in range(5))
-    assert torch.allclose(data.train.images[:, 1] * 255, 255 - data.train.images[:, 0] * 255, atol=1e-3)
-
-
-def test_image_folder_with_train_and_val(tmp_path):
-    write_folder(tmp_path / "d" / "train", per_class=3)
-    write_folder(tmp_path / "d" / "val", per_class=2)
-    data = load_data(str(tmp_path / "d"), (1, 10, 12))
-    assert (len(data.train), len(data.val), data.num_classes) == (9, 6, 3)
-
-
-def test_image_folder_errors(tmp_path):
-    (tmp_path / "one" / "only").mkdir(parents=True)
-    with pytest.raises(DataError, match="needs a sub-folder per class"):
-        load_data(f"folder:{tmp_path / 'one'}", (1, 8, 8))
-    (tmp_path / "empty" / "a").mkdir(parents=True)
-    (tmp_path / "empty" / "b").mkdir(parents=True)
-    with pytest.raises(DataError, match="no images"):
-        load_data(f"folder:{tmp_path / 'empty'}", (1, 8, 8))
-    (tmp_path / "empty" / "a" / "x.png").write_bytes(b"not a png")
-    with pytest.raises(DataError, match="x.png: not a readable image"):
-        load_data(f"folder:{tmp_path / 'empty'}", (1, 8, 8))
+# Image folders are streamed: tests/test_train_stream.py reads them.
 
 
 def test_sources_that_do_not_exist_or_cannot_be_told_apart(tmp_path):

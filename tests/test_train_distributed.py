@@ -13,7 +13,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
-from conftest import ROOT  # noqa: E402
+from netspec.backends.torch.train import TrainConfig, train  # noqa: E402
+
+from conftest import ROOT, run_cli, write_pictures  # noqa: E402
 
 
 def free_port() -> int:
@@ -59,3 +61,54 @@ def test_torchrun_two_processes_agree_and_match_one_process(tmp_path):
     for k in w1:
         assert torch.allclose(w1[k], w2[k], atol=1e-3, rtol=1e-2), k
 
+
+
+# no batch norm: each process normalises its own slice (SyncBatchNorm needs CUDA), one process the whole batch
+NO_BN = "network plain(num_classes=3)\ninput 3x24x24\nconv3-8 relu maxpool conv3-16 relu gap fc-{num_classes}\n"
+
+
+def torchrun(*args: str, out, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CI": "true", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
+                           "--master_addr", "127.0.0.1", "--master_port", str(free_port()), "-m", "netspec", *args,
+                           "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def close_rows(a, b):
+    for r1, r2 in zip(a, b, strict=True):
+        for key in ("train_loss", "val_loss"):
+            assert float(r2[key]) == pytest.approx(float(r1[key]), rel=2e-3), key
+        for key in ("train_acc", "val_acc"):
+            assert abs(float(r2[key]) - float(r1[key])) <= 0.01, key
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch built without torch.distributed")
+def test_torchrun_over_shards_matches_one_process_and_resumes_on_another_world_size(tmp_path):
+    write_pictures(tmp_path / "pics", per_class=60)
+    packed = tmp_path / "shards"
+    assert run_cli("shard", str(tmp_path / "pics"), "-o", str(packed), "--size", "64KB").returncode == 0
+    spec = tmp_path / "plain.net"
+    spec.write_text(NO_BN)
+    # augmentation on: every sample's crop and flip are seeded by (seed, epoch, index), not by the process
+    cfg = TrainConfig(data=f"shards:{packed}", epochs=2, batch_size=32, augment="crop=0.35,flip", workers=1)
+    train(spec, config=cfg, out=tmp_path / "one", log=lambda s: None)
+
+    args = ["train", str(spec), "--data", f"shards:{packed}", "--epochs", "2", "--batch-size", "32",
+            "--augment", "crop=0.35,flip", "--workers", "1"]
+    two = torchrun(*args, out=tmp_path / "two")
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert sum(line.startswith("epoch ") for line in two.stdout.splitlines()) == 2  # rank 0 only
+    assert "2 processes agree: largest parameter difference from rank 0 is 0" in two.stdout
+    close_rows(rows(tmp_path / "one" / "metrics.csv"), rows(tmp_path / "two" / "metrics.csv"))
+
+    # one epoch in one process, the second in two: the checkpoint does not care how many there were
+    train(spec, config=cfg, out=tmp_path / "switch", log=lambda s: None, stop_after=1)
+    resumed = torchrun("train", str(spec), "--resume", out=tmp_path / "switch")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "after epoch 1/2" in resumed.stdout
+    close_rows(rows(tmp_path / "one" / "metrics.csv"), rows(tmp_path / "switch" / "metrics.csv"))
+    w1 = torch.load(tmp_path / "one" / "last.pt", weights_only=True)["model"]
+    w2 = torch.load(tmp_path / "switch" / "last.pt", weights_only=True)["model"]
+    for k in w1:
+        assert torch.allclose(w1[k], w2[k], atol=1e-3, rtol=1e-2), k

@@ -18,12 +18,14 @@ from torch import nn
 
 from netspec import ir
 
+from . import lowering
 from .builder import build_module, init_weights
+from .export import export  # the name is the function: ONNX (`fmt="onnx"`) or torch.export (`"pt2"`)
 from .modules import Network
 from .weights import LoadReport, WeightsError, load_weights, save_weights
 
-__all__ = ["build", "load_weights", "save_weights", "optimize_for_inference", "generate_source",
-           "resolve_spec", "LoadReport", "WeightsError", "Network"]
+__all__ = ["build", "load_weights", "save_weights", "optimize_for_inference", "generate_source", "export",
+           "resolve_spec", "LoadReport", "WeightsError", "Network", "lowering"]
 
 
 def resolve_spec(spec: Any, params: dict | None = None, input: str | tuple | None = None) -> ir.Network:

@@ -1,4 +1,4 @@
-"""IR -> nn.Module: one module per leaf, one Block per scope, wired by an op tree.
+"""IR -> nn.Module: one module per leaf (from the lowering table), one Block per scope, run from the graph.
 
 Module names are the nodes' scope paths relative to their enclosing scope, so
 `model.get_submodule("stage3.bottleneck2.conv1")` is the node at that path. A path
@@ -6,27 +6,25 @@ component that torch cannot take as a module name (it holds a dot, or it is an
 attribute of nn.Module such as `forward` or `training`) gets a trailing underscore;
 `model.path_to_module` records every such renaming and `model.module_at(path)` follows it.
 
-In-place activations are used where the IR shows they are safe: the activation's input
-is a fresh intermediate no other branch, shortcut, saved skip or autograd node still reads.
+`forward` runs `lower()`'s graph (program.py), which also decides where activations and
+residual sums may work in place.
 """
 
 from __future__ import annotations
 
 from collections import namedtuple
+from dataclasses import dataclass
 import keyword
 
 import torch
 from torch import nn
 
 from netspec import ir
+from netspec.lower import Bounds, Graph, lower
 
-from .modules import INPLACE_FNS, Block, Network, leaf
-
-# Leaf kinds whose output is a new tensor that nothing else holds and autograd does not
-# need: an in-place activation may overwrite it.
-FRESH_KINDS = frozenset({"conv", "linear", "batchnorm", "pool", "adaptive_pool", "lrn", "upsample",
-                         "channel_pad", "merge", "concat", "residual", "dense", "gate"})
-PASS_THROUGH_KINDS = frozenset({"dropout", "flatten"})  # alias their input (eval dropout, views)
+from .lowering import has_module, is_leaf, module_call
+from .modules import Block, Network
+from .program import InPlace, Scope, block_program, check_supported, instructions
 
 
 def relative_name(scope: str, path: str) -> str:
@@ -35,12 +33,18 @@ def relative_name(scope: str, path: str) -> str:
         return ""
     if scope and path.startswith(scope + "."):
         return path[len(scope) + 1:]
-    return path if not scope else path
+    return path
 
 
-class Lowering:
-    def __init__(self, root: Network):
+class Registrar:
+    """Puts each leaf's module under its scope path, a Block per scope; records names and scopes."""
+
+    def __init__(self, root: Network, in_place: frozenset[str], bounds: dict[str, Bounds]):
         self.root = root
+        self.in_place = in_place  # paths of the activations that run in place
+        self.bounds = bounds
+        self.names: dict[str, str] = {}  # leaf path -> qualified module name
+        self.blocks: list[tuple[Block, Scope, str]] = []  # every scope's Block, its Scope and qualified name
 
     def register(self, block: Block, prefix: str, node: ir.NodeBase, module: nn.Module, scope: str) -> str:
         """Add `module` under the node's relative path; returns the (possibly dotted) name within `block`.
@@ -66,68 +70,29 @@ class Lowering:
             self.root.path_to_module[node.path] = qualified
         return name
 
-    def node(self, node: ir.NodeBase, block: Block, prefix: str, scope: str, fresh: bool) -> tuple[tuple, bool]:
-        """The op for `node` inside `block`, and whether its output is fresh."""
-        if node.kind in ir.LAYER_KINDS:
-            return self.leaf(node, block, prefix, scope, fresh)
-        if relative_name(scope, node.path) == "":
-            return self.composite(node, block, prefix, scope, fresh)
+    def node(self, node: ir.NodeBase, block: Block, prefix: str, scope: Scope) -> None:
+        if is_leaf(node):
+            if has_module(node):  # a saved tensor is a graph value, not a module
+                call = module_call(node)
+                if node.path in self.in_place:
+                    call = call.in_place()
+                name = self.register(block, prefix, node, call.instantiate(), scope.path)
+                self.names[node.path] = f"{prefix}.{name}" if prefix else name
+            return
+        if relative_name(scope.path, node.path) == "":
+            self.children(node, block, prefix, scope)
+            return
         child = Block()
-        name = self.register(block, prefix, node, child, scope)
-        inner, out_fresh = self.composite(node, child, f"{prefix}.{name}" if prefix else name, node.path, fresh)
-        child.op = inner
-        return ("block", name), out_fresh
+        name = self.register(block, prefix, node, child, scope.path)
+        qualified = f"{prefix}.{name}" if prefix else name
+        inner = Scope(node.path, name, self.bounds[node.path])
+        scope.children.append(inner)
+        self.blocks.append((child, inner, qualified))
+        self.children(node, child, qualified, inner)
 
-    def leaf(self, node, block, prefix, scope, fresh):
-        if isinstance(node, ir.Save):
-            return ("save", node.ref), False
-        if isinstance(node, ir.Merge):
-            return ("merge", self.register(block, prefix, node, leaf(node), scope), node.refs), True
-        inplace = isinstance(node, ir.Activation) and node.fn in INPLACE_FNS and fresh
-        name = self.register(block, prefix, node, leaf(node, inplace), scope)
-        op: tuple = ("call", name)
-        if isinstance(node, ir.Conv):
-            t, b, l, r = node.padding
-            if (t, l) != (b, r):  # 'same' with an even kernel: pad the extra row/column explicitly
-                op = ("seq", (("pad", (l, r, t, b)), op))
-        if node.kind in PASS_THROUGH_KINDS or (isinstance(node, ir.Activation) and node.fn == "identity"):
-            return op, fresh
-        return op, node.kind in FRESH_KINDS
-
-    def seq(self, nodes, block, prefix, scope, fresh):
-        ops = []
-        for n in nodes:
-            op, fresh = self.node(n, block, prefix, scope, fresh)
-            ops.append(op)
-        return ("seq", tuple(ops)), fresh
-
-    def composite(self, node, block, prefix, scope, fresh):
-        args = (block, prefix, scope)
-        if isinstance(node, ir.Seq):
-            return self.seq(node.children, *args, fresh)
-        if isinstance(node, ir.Residual):
-            body, body_fresh = self.node(node.body, *args, False)
-            shortcut = None if node.shortcut is None else self.node(node.shortcut, *args, False)[0]
-            return ("residual", body, shortcut, body_fresh), True
-        if isinstance(node, ir.FusedConcat):
-            stem, _ = self.node(node.stem, *args, False)
-            branches = []
-            for part, b in zip(node.parts, node.branches):
-                # a branch on a slice of the stem's output must not write into it: other slices share it
-                branches.append((part, self.node(b, *args, False)[0]))
-            return ("fused_concat", stem, tuple(node.splits), tuple(branches)), True
-        if isinstance(node, ir.Concat):
-            return ("concat", tuple(self.node(b, *args, False)[0] for b in node.branches)), True
-        if isinstance(node, ir.Dense):
-            buffered = isinstance(node, ir.BufferedDense)
-            layers = tuple(self.node(n, *args, not buffered)[0] for n in node.layers)
-            return ("dense", layers, buffered, int(node.out_shape[0])), True
-        if isinstance(node, ir.Gate):
-            body, _ = self.node(node.body, *args, False)
-            return ("gate", body, len(node.body.out_shape) == 1), True
-        if isinstance(node, ir.Side):
-            return ("side", node.output, self.node(node.body, *args, False)[0]), False
-        raise TypeError(f"no torch lowering for IR node kind {node.kind!r} at {node.path!r}")
+    def children(self, node: ir.NodeBase, block: Block, prefix: str, scope: Scope) -> None:
+        for sub in node.sub_nodes():
+            self.node(sub, block, prefix, scope)
 
 
 def _valid(holder: nn.Module, name: str, existing_ok: bool = False) -> str:
@@ -148,17 +113,43 @@ def outputs_type(network: ir.Network) -> type | None:
     return namedtuple(f"{name}Outputs", fields, rename=not ok)
 
 
+@dataclass
+class Layout:
+    """What `build_module` decided: the module tree (meta device) and the graph it runs."""
+
+    root: Network
+    graph: Graph
+    bounds: dict[str, Bounds]  # IR path -> its values and steps
+    inplace: InPlace
+    names: dict[str, str]  # leaf path -> qualified module name
+    blocks: list[tuple[Block, Scope, str]]  # every scope's Block, its Scope and qualified name
+    in_place: frozenset[str]  # paths of the activations that run in place
+
+
+def layout(network: ir.Network) -> Layout:
+    """The module tree for `network`, parameters on the meta device (no memory, no init yet), and its graph."""
+    check_supported(network)
+    graph = lower(network)
+    bounds = graph.bounds
+    inplace = InPlace(graph)
+    activations = frozenset(s.node.path for i, s in enumerate(graph.steps) if inplace.activation(i))
+    with torch.device("meta"):
+        root = Network(network, outputs_type(network))
+        registrar = Registrar(root, activations, bounds)
+        top = Scope(network.body.path, "", bounds[network.body.path])
+        registrar.blocks.append((root, top, ""))
+        registrar.children(network.body, root, "", top)
+    root.sides = tuple(graph.sides[name] for name in network.side_outputs)
+    instrs = {mode: instructions(graph, registrar.names, inplace, mode) for mode in (False, True)}
+    for block, scope, prefix in registrar.blocks:
+        block.entry, block.exit, block.values = scope.bounds.input, scope.bounds.output, len(graph.values)
+        block.programs = {mode: block_program(scope, instrs[mode], registrar.names, prefix) for mode in (False, True)}
+    return Layout(root, graph, bounds, inplace, registrar.names, registrar.blocks, activations)
+
+
 def build_module(network: ir.Network) -> Network:
     """The module tree for `network`, parameters on the meta device (no memory, no init yet)."""
-    with torch.device("meta"):
-        root = Network(network, ("seq", ()), outputs_type(network))
-        root.op = _lower_root(root, network)
-    return root
-
-
-def _lower_root(root: Network, network: ir.Network) -> tuple:
-    low = Lowering(root)
-    return low.composite(network.body, root, "", network.body.path, False)[0]
+    return layout(network).root
 
 
 def init_weights(model: nn.Module, generator: torch.Generator | None = None, skip: bool = False,

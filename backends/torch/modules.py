@@ -1,10 +1,10 @@
-"""The torch modules an IR becomes: one factory per leaf kind, and the container that runs composites.
+"""The torch modules an IR becomes: scope containers, the root that runs the graph, helper layers.
 
-A `Block` owns the modules of one scope (a node whose path adds a component) and a
-small op tree, plain tuples of names and numbers, that says how they are wired:
-sequences, residual sums, concats, dense blocks, gates, side outputs and named skips.
-The op tree is data, not closures, so a model deep-copies, pickles, compiles and exports
-like any hand-written module.
+The leaf modules come from the lowering table (lowering.py). A `Block` holds the modules of
+one scope (a node whose path adds a component), so module names are scope paths. The root
+`Network` runs `forward` from `lower()`'s graph, compiled to a flat program (program.py):
+one module call per layer step, and the joins (sums, gates, concats, slices, dense-block
+buffers) as tensor operations.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from netspec import ir
+
+from .program import ADD, BUFFER, CALL, CONCAT, COPY, LAYER, MUL, SLICE, Instr
 
 
 class ChannelPad(nn.Module):
@@ -50,158 +52,22 @@ class Merge(nn.Module):
         return f"mode={self.mode!r}"
 
 
-INPLACE_FNS = frozenset({"relu", "relu6", "leaky_relu"})
-
-
-def activation(node: ir.Activation, inplace: bool) -> nn.Module:
-    fn, alpha = node.fn, node.alpha
-    if fn == "relu":
-        return nn.ReLU(inplace=inplace)
-    if fn == "relu6":
-        return nn.ReLU6(inplace=inplace)
-    if fn == "leaky_relu":
-        return nn.LeakyReLU(0.01 if alpha is None else alpha, inplace=inplace)
-    if fn == "prelu":
-        return nn.PReLU(node.num_parameters, init=0.25 if alpha is None else alpha)
-    if fn == "elu":
-        return nn.ELU(1.0 if alpha is None else alpha)
-    if fn == "softmax":
-        return nn.Softmax(dim=1)
-    simple = {"selu": nn.SELU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "hardswish": nn.Hardswish,
-              "hardsigmoid": nn.Hardsigmoid, "silu": nn.SiLU, "gelu": nn.GELU, "identity": nn.Identity}
-    return simple[fn]()
-
-
-def leaf(node: ir.NodeBase, inplace: bool = False) -> nn.Module:
-    """The torch module for one leaf node. Asymmetric conv padding is applied by the caller (F.pad)."""
-    if isinstance(node, ir.Conv):
-        t, b, l, r = node.padding
-        pad = (t, l) if (t, l) == (b, r) else 0
-        return nn.Conv2d(node.in_channels, node.out_channels, node.kernel, node.stride, pad,
-                         node.dilation, node.groups, node.bias)
-    if isinstance(node, ir.Linear):
-        return nn.Linear(node.in_features, node.out_features, node.bias)
-    if isinstance(node, ir.Pool):
-        if node.mode == "max":
-            return nn.MaxPool2d(node.kernel, node.stride, node.padding, ceil_mode=node.ceil_mode)
-        return nn.AvgPool2d(node.kernel, node.stride, node.padding, ceil_mode=node.ceil_mode,
-                            count_include_pad=node.count_include_pad)
-    if isinstance(node, ir.AdaptivePool):
-        cls = nn.AdaptiveMaxPool2d if node.mode == "max" else nn.AdaptiveAvgPool2d
-        return cls(node.output_size)
-    if isinstance(node, ir.BatchNorm):
-        cls = nn.BatchNorm1d if len(node.in_shape) == 1 else nn.BatchNorm2d
-        return cls(node.num_features, eps=node.eps, momentum=node.momentum)
-    if isinstance(node, ir.LRN):
-        return nn.LocalResponseNorm(node.size, node.alpha, node.beta, node.k)
-    if isinstance(node, ir.Activation):
-        return activation(node, inplace)
-    if isinstance(node, ir.Dropout):
-        return nn.Dropout(node.p)
-    if isinstance(node, ir.Flatten):
-        return nn.Flatten(1)
-    if isinstance(node, ir.Upsample):
-        return nn.Upsample(scale_factor=node.scale, mode=node.mode)
-    if isinstance(node, ir.ChannelPad):
-        return ChannelPad(node.before, node.after)
-    if isinstance(node, ir.Merge):
-        return Merge(node.mode)
-    raise TypeError(f"no torch module for IR node kind {node.kind!r} at {node.path!r}")
-
-
 class Block(nn.Module):
-    """The modules of one scope and the op tree that wires them (see `run`)."""
+    """The modules of one scope, and the program (program.py) that runs its part of the graph."""
 
-    def __init__(self, op: tuple = ("seq", ())):
+    def __init__(self) -> None:
         super().__init__()
-        self.op = op
+        self.entry = self.exit = 0  # its input and output value
+        self.values = 0  # values in the whole network's graph (for a call on its own)
+        self.programs: dict[bool, tuple[Instr, ...]] = {False: (), True: ()}  # by training mode
 
-    def forward(self, x: torch.Tensor, ctx: dict | None = None) -> torch.Tensor:
-        return self.run(self.op, x, {} if ctx is None else ctx)
+    def forward(self, x: torch.Tensor, env: list | None = None) -> torch.Tensor:
+        if env is None:  # called on its own, not by its parent's program
+            env = [None] * self.values
+            env[self.entry] = x
+        run(self, self.programs[self.training], env)
+        return env[self.exit]
 
-    def run(self, op: tuple, x: torch.Tensor, ctx: dict) -> torch.Tensor:  # noqa: C901 - one branch per op
-        kind = op[0]
-        if kind == "seq":
-            modules = self._modules
-            for child in op[1]:  # layer calls inline: this loop is the hot path of every forward
-                if child[0] == "call" and child[1] in modules:
-                    x = modules[child[1]](x)
-                elif child[0] == "block":
-                    x = self._child(child[1])(x, ctx)
-                else:
-                    x = self.run(child, x, ctx)
-            return x
-        if kind == "call":
-            return self._child(op[1])(x)
-        if kind == "block":  # a child scope: it may save tensors or emit side outputs, so it gets ctx
-            return self._child(op[1])(x, ctx)
-        if kind == "pad":
-            return F.pad(x, op[1])
-        if kind == "residual":
-            _, body, shortcut, inplace = op
-            identity = x if shortcut is None else self.run(shortcut, x, ctx)
-            out = self.run(body, x, ctx)
-            if inplace:
-                out += identity
-                return out
-            return out + identity
-        if kind == "concat":
-            return torch.cat([self.run(b, x, ctx) for b in op[1]], 1)
-        if kind == "dense":
-            return self._dense(op, x, ctx)
-        if kind == "gate":
-            _, body, vector = op
-            s = self.run(body, x, ctx)
-            return x * (s[:, :, None, None] if vector else s)
-        if kind == "side":
-            _, output, body = op
-            if self.training:
-                ctx.setdefault("sides", {})[output] = self.run(body, x, ctx)
-            return x
-        if kind == "save":
-            ctx.setdefault("saved", {})[op[1]] = x
-            return x
-        if kind == "merge":
-            saved = ctx["saved"]
-            return self._child(op[1])(x, *[saved[r] for r in op[2]])
-        if kind == "fused_concat":
-            return self._fused_concat(op, x, ctx)
-        raise ValueError(f"unknown op {kind!r}")
-
-    def _child(self, name: str) -> nn.Module:
-        m = self._modules.get(name)
-        return m if m is not None else self.get_submodule(name)
-
-    def _dense(self, op: tuple, x: torch.Tensor, ctx: dict) -> torch.Tensor:
-        _, layers, buffered, total = op
-        if not buffered:
-            features = [x]
-            for layer in layers:
-                features.append(self.run(layer, torch.cat(features, 1), ctx))
-            return torch.cat(features, 1)
-        # One preallocated output: layer i reads a channel prefix (a view) and writes its
-        # k channels once, instead of re-copying every earlier feature map at each layer.
-        n, c = x.shape[0], x.shape[1]
-        buf = torch.empty((n, total) + tuple(x.shape[2:]), dtype=x.dtype, device=x.device,
-                          memory_format=_memory_format(x))
-        buf[:, :c] = x
-        for layer in layers:
-            out = self.run(layer, buf[:, :c], ctx)
-            k = out.shape[1]
-            buf[:, c:c + k] = out
-            c += k
-        return buf
-
-    def _fused_concat(self, op: tuple, x: torch.Tensor, ctx: dict) -> torch.Tensor:
-        # One wide 1x1 conv for the branches that open with a 1x1 conv on the same input;
-        # its output is split by channels and each branch continues on its slice.
-        _, stem, splits, branches = op
-        parts = torch.split(self.run(stem, x, ctx), splits, 1)
-        outs = [self.run(body, x if part is None else parts[part], ctx) for part, body in branches]
-        return torch.cat(outs, 1)
-
-    def extra_repr(self) -> str:
-        return "" if self._modules else f"op={self.op[0]}"
 
 
 def _memory_format(x: torch.Tensor) -> torch.memory_format:
@@ -210,25 +76,80 @@ def _memory_format(x: torch.Tensor) -> torch.memory_format:
     return torch.contiguous_format
 
 
+def run(root: nn.Module, program: tuple[Instr, ...], env: list) -> None:  # noqa: C901 - one branch per op
+    """Execute `program` over `env` (value id -> tensor; the input already in place)."""
+    modules = root._modules
+    for code, inputs, output, free, module, arg, into in program:
+        if code == LAYER or code == CALL:
+            m = modules[module[0]]
+            for name in module[1:]:
+                m = m._modules[name]
+            if code == CALL:  # a child scope: it works in this value list
+                out = m(env[inputs[0]], env)
+            elif len(inputs) == 1:
+                x = env[inputs[0]]
+                if arg is not None:  # 'same' padding of an even kernel: the extra row/column explicitly
+                    x = F.pad(x, arg)
+                out = m(x)
+            else:  # a merge: the current tensor and the saved ones
+                out = m(*[env[v] for v in inputs])
+        elif code == ADD:
+            out = env[inputs[0]]
+            if arg:
+                for v in inputs[1:]:
+                    out += env[v]
+            else:
+                for v in inputs[1:]:
+                    out = out + env[v]
+        elif code == CONCAT:
+            out = torch.cat([env[v] for v in inputs], 1)
+        elif code == MUL:
+            x, s = env[inputs[0]], env[inputs[1]]
+            out = x * (s[:, :, None, None] if arg else s)
+        elif code == SLICE:
+            out = env[inputs[0]][:, arg[0]:arg[1]]
+        elif code == BUFFER:  # a dense block's output, preallocated: each layer writes its channels once
+            like = env[arg[1]]
+            out = torch.empty((like.shape[0], arg[0]) + tuple(like.shape[2:]), dtype=like.dtype,
+                              device=like.device, memory_format=_memory_format(like))
+        elif code == COPY:
+            out = env[inputs[0]]
+        else:
+            raise ValueError(f"unknown instruction {code!r}")
+        if into is not None:
+            env[into[0]][:, into[1]:into[1] + out.shape[1]] = out
+        env[output] = out
+        for v in free:
+            env[v] = None
+
+
 class Network(Block):
     """The root module: `.network` is the IR; in training mode side outputs come back in a named tuple."""
 
-    def __init__(self, network: ir.Network, op: tuple, outputs: type | None):
-        super().__init__(op)
+    def __init__(self, network: ir.Network, outputs: type | None):
+        super().__init__()
         self.network = network
         self._outputs = outputs  # namedtuple type (main, side...) or None
         self.path_to_module: dict[str, str] = {}  # IR path -> qualified module name, where they differ
         self.channels_last = False  # set by build(channels_last=True): inputs are converted to NHWC
+        self.sides: tuple[int, ...] = ()  # the side outputs' values, in the named tuple's order
 
     def forward(self, x: torch.Tensor) -> Any:
-        ctx: dict = {}
         if self.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
-        out = self.run(self.op, x, ctx)
-        if self._outputs is not None and self.training:
-            sides = ctx.get("sides", {})
-            return self._outputs(out, *[sides.get(name) for name in self._outputs._fields[1:]])
+        env: list = [None] * self.values
+        env[self.entry] = x
+        run(self, self.programs[self.training], env)
+        out = env[self.exit]
+        if self.training and self._outputs is not None:
+            return self._outputs(out, *[env[v] for v in self.sides])
         return out
+
+    def reset_parameters(self, generator: torch.Generator | None = None, zero_init_residual: bool = False) -> None:
+        """Initialise again as `build` does (the generated source's top class has the same method)."""
+        from .builder import init_weights
+
+        init_weights(self, generator, zero_init_residual=zero_init_residual)
 
     def module_at(self, path: str) -> nn.Module:
         """The module built for the IR node at `path` (its scope path, mapped where needed)."""

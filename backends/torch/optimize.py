@@ -8,13 +8,13 @@ model stays within float32 rounding of the original.
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from netspec import ir
 from netspec.ir import layers
 from netspec.passes import INFERENCE_PASSES
 
 from .builder import build_module, init_weights
+from .lowering import has_module, lowering_for
 from .modules import Network
 
 
@@ -63,22 +63,32 @@ def optimize_for_inference(model: Network, passes: tuple[str, ...] | None = None
 
 def weights_for(source: Network, node: ir.NodeBase) -> dict[str, torch.Tensor]:
     """The tensors of `node`'s module, computed from the unoptimised model `source`."""
-    if isinstance(node, ir.FusedConv):
-        parts = [weights_for(source, p) for p in node.parts]
-        out = {"weight": torch.cat([p["weight"] for p in parts], 0)}
-        if node.bias:
-            out["bias"] = torch.cat([p["bias"] for p in parts], 0)
-        return out
-    if isinstance(node, (ir.FoldedConv, ir.FoldedLinear)):
-        layer = source.module_at(node.path)
-        bn = source.module_at(node.folded.path)
-        w = layer.weight.double()
-        b = layer.bias.double() if layer.bias is not None else w.new_zeros(w.shape[0])
-        scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
-        shape = (-1,) + (1,) * (w.dim() - 1)
-        return {"weight": (w * scale.reshape(shape)).float(),
-                "bias": ((b - bn.running_mean.double()) * scale + bn.bias.double()).float()}
-    if node.kind in ("conv", "linear", "batchnorm") or isinstance(node, ir.Activation) and node.fn == "prelu":
-        module: nn.Module = source.module_at(node.path)
-        return dict(module.state_dict())
+    derive = DERIVED.get(type(node))
+    if derive is not None:
+        return derive(source, node)
+    if has_module(node) and lowering_for(node).has_weights(node):
+        return dict(source.module_at(node.path).state_dict())
     return {}
+
+
+def fused(source: Network, node: ir.FusedConv) -> dict[str, torch.Tensor]:
+    parts = [weights_for(source, p) for p in node.parts]
+    out = {"weight": torch.cat([p["weight"] for p in parts], 0)}
+    if node.bias:
+        out["bias"] = torch.cat([p["bias"] for p in parts], 0)
+    return out
+
+
+def folded(source: Network, node: ir.FoldedConv | ir.FoldedLinear) -> dict[str, torch.Tensor]:
+    layer = source.module_at(node.path)
+    bn = source.module_at(node.folded.path)
+    w = layer.weight.double()
+    b = layer.bias.double() if layer.bias is not None else w.new_zeros(w.shape[0])
+    scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+    shape = (-1,) + (1,) * (w.dim() - 1)
+    return {"weight": (w * scale.reshape(shape)).float(),
+            "bias": ((b - bn.running_mean.double()) * scale + bn.bias.double()).float()}
+
+
+# The pass outputs whose weights are computed from the source model's, by node class.
+DERIVED = {ir.FusedConv: fused, ir.FoldedConv: folded, ir.FoldedLinear: folded}

@@ -290,19 +290,49 @@ def head_activation(network, analysis):
 
 @lint("missing-activation", "two weighted layers with no nonlinearity between them collapse into one linear map")
 def missing_activation(network, analysis):
-    for run in _chains(network.body):
-        last = None
-        for node in run:
-            if node.kind in ("conv", "linear"):
-                # deliberate linear pairs: a depthwise conv and its pointwise conv (a separable conv),
-                # and a channel-narrowing projection (MobileNetV2's linear bottleneck)
-                deliberate = last is not None and last.kind == "conv" and (
-                    last.groups == last.in_channels > 1 or last.out_channels < last.in_channels)
-                if last is not None and not deliberate:
-                    yield warn("missing-activation",
-                               f"`{describe(last)}` feeds `{describe(node)}` with no activation or pooling "
-                               "between them: together they are one linear layer", node,
-                               help="add an activation (`after=[relu]`), or remove the layer")
-                last = node
-            elif kind(node.kind).nonlinear:
-                last = None if node.kind != "activation" or node.fn != "identity" else last
+    """Decided on the dataflow (netspec.lower): what feeds each conv or fc through layers that are linear
+    (batch norm, dropout, flatten, identity), across block and group boundaries alike. A join (a residual
+    add, a gate's multiply, a concat) or a nonlinearity ends the search."""
+    from ..lower import lower
+
+    graph = lower(network)
+    producer = {step.output: step for step in graph.steps}
+    for step in graph.steps:
+        node = step.node
+        if step.op != "layer" or node.kind not in ("conv", "linear"):
+            continue
+        source = _linear_source(step, producer)
+        if source is not None and not _deliberately_linear(source, node):
+            yield warn("missing-activation",
+                       f"`{describe(source)}` feeds `{describe(node)}` with no activation or pooling "
+                       "between them: together they are one linear layer", node,
+                       help="add an activation (`after=[relu]`), or remove the layer")
+
+
+def _linear_source(step, producer) -> NodeBase | None:
+    """The conv or fc whose output reaches `step` through linear layers only, or None."""
+    value = step.inputs[0]
+    while True:
+        before = producer.get(value)
+        if before is None or before.op != "layer":  # the network's input, or a join
+            return None
+        node = before.node
+        if node.kind in ("conv", "linear"):
+            return node
+        if kind(node.kind).nonlinear and not (node.kind == "activation" and node.fn == "identity"):
+            return None
+        value = before.inputs[0]
+
+
+def _deliberately_linear(first: NodeBase, second: NodeBase) -> bool:
+    """Linear pairs the papers build on purpose: a depthwise conv and its pointwise conv (a separable
+    conv); a channel-narrowing projection (MobileNetV2's linear bottleneck); and a bottleneck that is
+    expanded again (a projection that keeps the width, then an expansion: MobileNetV3, MNASNet and
+    EfficientNet blocks whose expansion ratio is 1, followed by the next block's expansion)."""
+    if first.kind != "conv":
+        return False
+    depthwise = first.groups == first.in_channels > 1
+    narrowing = first.out_channels < first.in_channels
+    expanded_again = (second.kind == "conv" and first.out_channels <= first.in_channels
+                      and second.out_channels > second.in_channels)
+    return depthwise or narrowing or expanded_again

@@ -31,7 +31,11 @@ def spec_files(paths: Iterable[str], *, zoo_names: bool = False) -> list[Path]:
 
 
 def parse_value(text: str) -> Any:
-    """A --set value as the spec would read it: int, float, true/false, else the text."""
+    """A --set value as the spec would read it: int, float, true/false, a list [3,3,9,3], else the text."""
+    inner = text.strip()
+    if inner.startswith("[") and inner.endswith("]"):
+        items = inner[1:-1].strip()
+        return [parse_value(item) for item in items.split(",")] if items else []
     low = text.strip().lower()
     if low in ("true", "false"):
         return low == "true"

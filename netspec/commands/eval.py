@@ -33,7 +33,6 @@ def run(args: argparse.Namespace) -> int:
     from .train import _calm_threads
 
     _calm_threads()
-    from ..diagnostics import EXIT_RUNTIME
     from ..backends.torch.train import TrainError, evaluate_checkpoint
 
     params = dict(args.params)
@@ -43,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size, device=args.device)
     except TrainError as exc:
         print(exc.render(), file=sys.stderr)
-        return EXIT_RUNTIME
+        return exc.exit_code
     lines = [f"{network.name} on {data.name}: {totals.count:,} held-out images",
              f"accuracy  {100 * totals.accuracy:.2f}%  ({totals.correct:,} / {totals.count:,})"]
     if data.num_classes > 5:

@@ -24,18 +24,22 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..backends.torch import WeightsError, build
-    from ..backends.torch.export import export
+    from ..backends import BackendError, get
     from ..diagnostics import EXIT_RUNTIME
 
     try:
-        model = build(args.spec, seed=args.seed, weights=args.weights, input=args.input,
-                      optimize="inference" if args.optimize else None, **dict(args.params))
-    except WeightsError as err:
+        backend = get("torch")  # the formats are torch's: ONNX through torch.onnx, .pt2 through torch.export
+    except BackendError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_RUNTIME
     try:
-        export(model, args.output, args.format)
+        model = backend.build(args.spec, seed=args.seed, weights=args.weights, input=args.input,
+                              optimize="inference" if args.optimize else None, **dict(args.params))
+    except backend.WeightsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_RUNTIME
+    try:
+        backend.export(model, args.output, args.format)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

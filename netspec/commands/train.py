@@ -16,7 +16,9 @@ def add_parser(subparsers) -> None:
                     "then --config FILE (TOML), then the command line. Run it under torchrun for "
                     "several processes (DistributedDataParallel).",
         epilog="data sources: digits | idx:DIR (MNIST, Fashion-MNIST) | cifar10:DIR | cifar100:DIR | "
-               "folder:DIR (DIR/<class>/*.png) | DIR (recognised by its files). Nothing is downloaded.")
+               "folder:DIR (DIR/<class>/*.jpg, streamed) | shards:DIR/{000000..000127}.tar (from `netspec shard`) | "
+               "DIR (recognised by its files). Nothing is downloaded. Exit codes: 0 done, 1 the run diverged "
+               "(NaN loss), 2 usage, 3 a missing or unusable resource.")
     p.add_argument("spec", metavar="SPEC", help="a .net file, or the name of a zoo spec (lenet5)")
     p.add_argument("--data", metavar="SOURCE", help="where the images come from (default: digits)")
     p.add_argument("--config", metavar="FILE", help="a TOML file of training settings (top level or [train])")
@@ -38,6 +40,25 @@ def add_parser(subparsers) -> None:
                    help="auto (default: shift, plus flip for natural images), none, or e.g. shift=3,flip")
     g.add_argument("--seed", type=int, metavar="N", help="random seed (default 0): same seed, same metrics")
     g.add_argument("--device", metavar="cpu|cuda", help="default: cuda when available")
+    g.add_argument("--workers", type=whole_number(0), metavar="N",
+                   help="processes decoding image folders and shards (default: the CPU count, at most 8)")
+    g.add_argument("--per-rank-shards", action="store_true", default=None,
+                   help="each process reads only its own shards each epoch (sequential I/O, coarser shuffle)")
+    sp = p.add_argument_group("speed and stability")
+    sp.add_argument("--amp", choices=("bf16", "fp16"), help="mixed precision (fp16 adds loss scaling)")
+    sp.add_argument("--channels-last", action="store_true", default=None, help="NHWC memory layout")
+    sp.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    sp.add_argument("--accumulate", type=whole_number(1), metavar="N",
+                    help="add the gradients of N batches before each optimizer step (default 1)")
+    sp.add_argument("--ema", type=float, metavar="DECAY",
+                    help="keep an exponential moving average of the weights (e.g. 0.9998); it is what is evaluated and saved as best")
+    sp.add_argument("--clip-grad", type=float, metavar="NORM", help="clip the gradient norm before each step")
+    sp.add_argument("--sync-bn", action="store_true", default=None,
+                    help="batch-norm statistics over all processes (CUDA, under torchrun)")
+    sp.add_argument("--detect-anomaly", action="store_true", default=None,
+                    help="find the operation that produces a NaN (slow: for debugging)")
+    sp.add_argument("--tensorboard", action="store_true", default=None,
+                    help="also log to OUT/tensorboard (needs the tensorboard package)")
     f = p.add_argument_group("fine-tuning")
     f.add_argument("--init", metavar="WEIGHTS",
                    help="start from these weights (a checkpoint, .safetensors, or a foreign state_dict)")
@@ -51,13 +72,17 @@ def add_parser(subparsers) -> None:
 
 
 SETTINGS = ("data", "epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
-            "step_size", "label_smoothing", "augment", "seed", "device", "init", "freeze", "unfreeze_after")
+            "step_size", "label_smoothing", "augment", "seed", "device", "init", "freeze", "unfreeze_after",
+            "workers", "per_rank_shards", "amp", "channels_last", "compile", "accumulate", "ema", "clip_grad", "sync_bn",
+            "detect_anomaly", "tensorboard")
 
 
 def run(args: argparse.Namespace) -> int:
     _calm_threads()
-    from ..diagnostics import EXIT_RUNTIME
+    import os
+
     from ..backends.torch.train import TrainError, make_config
+    from ..backends.torch.train.config import PLACEMENT
 
     params = dict(args.params)
     if args.num_classes is not None:
@@ -66,24 +91,25 @@ def run(args: argparse.Namespace) -> int:
         cli = {k: getattr(args, k) for k in SETTINGS}
         config = make_config(args.config, **cli)
         if args.resume:
-            given = [f"--{k.replace('_', '-')}" for k, v in cli.items() if v is not None]
+            given = [f"--{k.replace('_', '-')}" for k, v in cli.items() if v is not None and k not in PLACEMENT]
             if given or args.config:
                 print(f"note: --resume continues with the run's saved settings; ignoring "
                       f"{', '.join(given + (['--config'] if args.config else []))}", file=sys.stderr)
-        return _train(args, config, params)
+        return _train(args, config, params, {k: cli[k] for k in PLACEMENT})
     except TrainError as exc:
-        print(exc.render(), file=sys.stderr)
-        return EXIT_RUNTIME
+        if int(os.environ.get("RANK", "0")) == 0:  # under torchrun every process stops; one says why
+            print(exc.render(), file=sys.stderr)
+        return exc.exit_code
 
 
-def _train(args, config, params) -> int:
+def _train(args, config, params, placement) -> int:
     from pathlib import Path
 
     from ..backends.torch.train import train
     from ..backends.torch.train.loop import final_table
 
     result = train(args.spec, config=config, out=args.out, resume=args.resume, params=params, input=args.input,
-                   log=say)
+                   log=say, placement=placement)
     if not result.history or result.out is None:
         return 0
     import os

@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import ir, syntax
 from ..diagnostics import Label, did_you_mean, error
-from ..expr import Symbol, evaluate, span_of
+from ..expr import ListValue, Symbol, evaluate, span_of
 from ..ops.registry import lookup
 from .scope import Scope, dims, seq
 from .values import value
@@ -94,4 +94,6 @@ def block_arg(value) -> ir.BlockArg:
         from ..formatter import body_text
 
         return f"[{body_text(value)}]"
+    if isinstance(value, ListValue):
+        return [block_arg(v) for v in value]
     return value

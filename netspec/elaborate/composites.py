@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .. import ir, syntax
 from ..diagnostics import Label, did_you_mean, error
-from ..expr import evaluate, span_of
+from ..expr import ListValue, describe, evaluate, span_of, truth
 from ..shapes import Sym, shape_text
 from .layers import feature_map
 from .scope import Nodes, Scope, Shape, dims, seq
@@ -28,13 +28,18 @@ def repeat(el, item: syntax.Repeat, shape, scope: Scope, label, followed_by_bn, 
     budget = el.budget
     budget.repeat(times, budget.bound(item.body.items, el.blocks), where)
     nodes = Nodes()
+    copies = set()
     for i in range(times):
         before = budget.layers
         new, shape = el.body(item.body.items, shape, scope)
+        copies.add(tuple(n.kind for top in new for n in ir.walk(top)))
         nodes.append_all(new)
         if i == 0:  # the first pass shows what each costs: refuse the rest before unrolling it
             budget.will_add((times - 1) * (budget.layers - before), where)
-    nodes.repeats.append(ir.RepeatSpan.model_construct(start=0, stop=len(nodes), count=times))
+    # N copies of one body, unless an `if` in it chose differently in some copy (`in` changes from one
+    # to the next): then the copies are not alike, and the graph must not draw them as one box
+    if len(copies) <= 1:
+        nodes.repeats.append(ir.RepeatSpan.model_construct(start=0, stop=len(nodes), count=times))
     return nodes, shape
 
 
@@ -252,3 +257,54 @@ def merge(el, item: syntax.MergeRefs, shape, scope: Scope, label, followed_by_bn
     name, label = scope.name_for(label, item.mode, item.loc)
     return [ir.Merge.model_construct(path=scope.join(name), label=label, span=where, in_shape=dims(shape), out_shape=dims(out),
                      mode=item.mode, refs=item.refs, ref_shapes=tuple(dims(s) for s in shapes))], out
+
+
+def if_element(el, item: syntax.IfElement, shape, scope: Scope, label, followed_by_bn, tail=False):
+    """`if c { ... } else { ... }`: the taken body's layers stand in the element's place, in its scope.
+
+    Not a scope of its own: `in` and the names around it are the same inside; its `default`s end with it.
+    """
+    if label is not None:
+        raise error("label the layers inside an `if`, or put it in a labelled group: se: { if c { ... } }",
+                    span_of(item.loc, scope.filename), code="syntax")
+    chosen: syntax.IfElement | syntax.Body | None = item
+    while isinstance(chosen, syntax.IfElement):
+        taken = truth(evaluate(chosen.cond, scope.env, scope.filename), chosen.cond, scope.env, scope.filename)
+        chosen = chosen.body if taken else chosen.orelse
+    if chosen is None:
+        return Nodes(), shape
+    return el.body(chosen.items, shape, _inline(scope), tail, keep_in=True)
+
+
+def for_element(el, item: syntax.ForElement, shape, scope: Scope, label, followed_by_bn, tail=False):
+    """`for i in range(n) { ... }`: the body once per value of the list, `i` bound to it.
+
+    Like `if`, not a scope: the layers join the enclosing sequence (their names count on), `in` is unchanged.
+    The iterations may differ, so they are not recorded as a repeat.
+    """
+    where = span_of(item.loc, scope.filename)
+    if label is not None:
+        raise error("label the layers inside a `for`, or put it in a labelled group: stage: { for i in ... }",
+                    where, code="syntax")
+    if item.var == "in":
+        raise error("`in` names the channels entering a block; choose another loop variable", where, code="syntax")
+    values = evaluate(item.iterable, scope.env, scope.filename)
+    if isinstance(values, int) and not isinstance(values, bool):
+        raise error(f"`for` walks a list; write range({values}) for 0 to {values - 1}",
+                    span_of(item.iterable.loc, scope.filename), code="value")
+    if not isinstance(values, ListValue):
+        raise error(f"`for` walks a list, such as range(n) or [3, 4, 6, 3]; got {describe(values)}",
+                    span_of(item.iterable.loc, scope.filename), code="value")
+    nodes = Nodes()
+    for v in values:
+        inner = _inline(scope)
+        inner.env = {**scope.env, item.var: v}
+        new, shape = el.body(item.body.items, shape, inner, keep_in=True)
+        nodes.append_all(new)
+    return nodes, shape
+
+
+def _inline(scope: Scope) -> Scope:
+    """The same scope (path, names in use, counters), with its own variables and defaults to change."""
+    return Scope(scope.path, scope.env, scope.defaults, scope.filename, scope.used, scope.counters,
+                 apply_defaults=scope.apply_defaults)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import syntax
-from ..diagnostics import did_you_mean, error
+from ..diagnostics import SpecError, did_you_mean, error
 from ..expr import Symbol, evaluate, span_of
 from ..ops.registry import Op, known_words, lookup
 from ..shapes import Size, shape_text, window_out
@@ -114,18 +114,19 @@ class Args:
 
 def layer(el, item: syntax.Layer, shape, scope: Scope, label, followed_by_bn, tail=False):
     """A layer word: a block call, or a built-in op from the registry."""
+    known = lookup(item.op)
+    if item.kernel is not None and (item.op in el.blocks or (known is not None and not known[0].kernel_in_name)):
+        raise error(f"`{_short(item.op)}` takes no kernel size", span_of(item.kernel.loc, scope.filename),
+                    code="arguments", help=f"a group after a layer is set apart by a space: {_short(item.op)} {{ ... }}")
     if item.op in el.blocks:
         from .blocks import call_block
 
         return call_block(el, item, shape, scope, label, tail)
-    found = lookup(item.op)
+    found = known
     if found is None:
         where = span_of(item.loc, scope.filename)
-        candidates = known_words() + list(el.blocks)
-        suggestion = did_you_mean(item.op, candidates) if len(item.op) <= 40 else None
-        if suggestion and item.dash is not None:
-            fixed = suggestion.split("`")[1]
-            suggestion = f"did you mean `{fixed}-{source_text(item.dash)}`?"
+        fixed = _suggestion(el, item, shape, scope, followed_by_bn) if len(item.op) <= 40 else None
+        suggestion = f"did you mean `{fixed}`?" if fixed else None
         if item.op.startswith("x") and item.op[1:].isdigit():
             suggestion = f"a repeat is written right after a bracketed group: [conv3-64]{item.op}"
         raise error(f"unknown layer or block `{_short(item.op)}`", where, code="undefined", help=suggestion)
@@ -142,6 +143,10 @@ def builtin(el, op: Op, kernel, bound, item: syntax.Layer, shape, scope: Scope, 
                     help="conv3-64 and fc-4096 take a size; other layers take arguments in parentheses")
     if op.example is not None and item.dash is None:
         raise error(f"`{item.op}` needs its {op.dash}: write e.g. {op.example}", where, code="arguments")
+    if item.kernel is not None:
+        if kernel is not None or "kernel" in bound:  # (a layer that takes none was refused by `layer`)
+            raise error("the kernel size is given twice", span_of(item.kernel.loc, scope.filename), code="arguments")
+        kernel = as_pair(evaluate(item.kernel, scope.env, scope.filename), item.kernel.loc, scope, "the kernel size")
     if op.kernel_in_name and kernel is None and "kernel" in bound:
         kernel = as_pair(bound["kernel"][0], bound["kernel"][1], scope, "the kernel size")
     elif "kernel" in bound:
@@ -240,6 +245,43 @@ def default(item: syntax.Default, scope: Scope) -> None:
         check_keyword(op, arg, scope.filename)
         current[arg.name] = (arg.value, scope.env, scope.filename)
     scope.defaults[op.name] = current
+
+
+# ---------------------------------------------------------------- did you mean
+
+
+def _suggestion(el, item: syntax.Layer, shape, scope: Scope, followed_by_bn) -> str | None:
+    """The text of the closest layer word that would be accepted here, with the layer's own size, stride
+    and arguments, or None: each candidate is elaborated in place, in a sandbox, and kept only if that works
+    (`deconv2-8/2` is not offered `dwconv-8`, which takes no `-` size)."""
+    import copy
+    import difflib
+
+    from ..formatter import body_text
+
+    if getattr(el, "sandboxed", False):  # a candidate being tried: its own mistakes only reject it
+        return None
+    words = known_words() + list(el.blocks)
+    close = difflib.get_close_matches(item.op, words, n=4, cutoff=0.6)
+    base = item.op.rstrip("0123456789x")  # `deconv2`: the word without its kernel digits, kept for the candidate
+    digits = item.op[len(base):] if base != item.op and item.op[len(base):][:1].isdigit() else ""
+    if digits:  # the kernel the user wrote stays: `convv2` -> `conv2`, never `conv7`
+        close = [w + digits for w in difflib.get_close_matches(base, words, n=4, cutoff=0.6)
+                 if lookup(w + digits) is not None] + [w for w in close if w.endswith(digits)]
+    for word in dict.fromkeys(close):
+        candidate = syntax.Layer(word, item.dash, item.slash, item.args, item.loc, item.kernel)
+        sandbox = copy.copy(el)
+        sandbox.errors, sandbox.saved, sandbox.sides, sandbox.sandboxed = [], dict(el.saved), set(el.sides), True
+        sandbox.constraints = copy.deepcopy(el.constraints)
+        trial = Scope(scope.path, scope.env, scope.defaults, scope.filename, set(scope.used), dict(scope.counters),
+                      apply_defaults=scope.apply_defaults)
+        try:
+            layer(sandbox, candidate, shape, trial, None, followed_by_bn)
+        except SpecError:
+            continue
+        if not sandbox.errors:
+            return body_text(syntax.Body((candidate,), item.loc))
+    return None
 
 
 # ---------------------------------------------------------------- helpers

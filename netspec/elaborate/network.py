@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .. import ir, syntax
-from ..diagnostics import Label, SpecError, did_you_mean, error
-from ..expr import evaluate, span_of
+from ..diagnostics import Diagnostic, Label, SpecError, did_you_mean, error
+from ..expr import ListValue, evaluate, span_of
 from ..ops.registry import lookup
 from ..shapes import Constraints, Sym
 from . import composites
@@ -37,6 +37,8 @@ ELEMENTS = {
     syntax.SideBlock: composites.side,
     syntax.SaveRef: composites.save,
     syntax.MergeRefs: composites.merge,
+    syntax.IfElement: composites.if_element,
+    syntax.ForElement: composites.for_element,
 }
 
 
@@ -53,6 +55,26 @@ class Elaborator:
         self.head: syntax.Layer | None = None  # the classifier being elaborated now: it takes no `after` defaults
         self.imported: set[Path] = set()
         self.budget = Budget()  # the limits in force now (netspec.limits), and what has been spent
+        self.errors: list[Diagnostic] = []  # every error found so far: elaboration goes on after one
+
+    def recover(self, exc: SpecError) -> None:
+        """Record an error and go on with the next element or statement.
+
+        Once a file has an error, the shapes after it may be wrong, so only the errors that do not depend
+        on shapes are kept from then on (an unknown name, a bad argument); the same error reached twice
+        (a block called twice) is reported once. Past MAX_ERRORS, or on a resource limit, it stops.
+        """
+        first = exc.diagnostics[0] if exc.diagnostics else None
+        if first is None or first.code in ABORT:
+            raise exc
+        if len(self.errors) >= MAX_ERRORS:
+            raise SpecError(self.errors, {**exc.sources, **self.sources})
+        self.sources = {**exc.sources, **self.sources}
+        if self.errors and first.code not in INDEPENDENT:
+            return
+        if any((d.span, d.message) == (first.span, first.message) for d in self.errors):
+            return
+        self.errors.extend(exc.diagnostics)
 
     def network(self, tree: syntax.SpecFile, params: Mapping[str, Any], input_override) -> ir.Network:
         filename = tree.filename
@@ -64,21 +86,25 @@ class Elaborator:
         lint_off: list[ir.LintOff] = []
         body_items: list[syntax.BodyItem] = []
         for st in tree.statements:
-            if isinstance(st, syntax.ImportDecl):
-                import_file(self, st, filename)
-            elif isinstance(st, syntax.BlockDef):
-                define_block(self, st, filename)
-            elif isinstance(st, syntax.MetaDecl):
-                if st.key in meta:
-                    raise error(f"`meta {st.key}` is given twice", span_of(st.loc, filename), code="duplicate-name")
-                meta[st.key] = st.value
-            elif isinstance(st, syntax.ExpectDecl):
-                expects.append(self.expect(st, filename))
-            elif isinstance(st, syntax.LintOff):
-                lint_off += [ir.LintOff.model_construct(id=i, span=span_of(loc, filename))
-                             for i, loc in zip(st.ids, st.id_locs)]
-            elif not isinstance(st, (syntax.NetworkDecl, syntax.InputDecl)):
-                body_items.append(st)
+            try:
+                if isinstance(st, syntax.ImportDecl):
+                    import_file(self, st, filename)
+                elif isinstance(st, syntax.BlockDef):
+                    define_block(self, st, filename)
+                elif isinstance(st, syntax.MetaDecl):
+                    if st.key in meta:
+                        raise error(f"`meta {st.key}` is given twice", span_of(st.loc, filename),
+                                    code="duplicate-name")
+                    meta[st.key] = st.value
+                elif isinstance(st, syntax.ExpectDecl):
+                    expects.append(self.expect(st, filename))
+                elif isinstance(st, syntax.LintOff):
+                    lint_off += [ir.LintOff.model_construct(id=i, span=span_of(loc, filename))
+                                 for i, loc in zip(st.ids, st.id_locs)]
+                elif not isinstance(st, (syntax.NetworkDecl, syntax.InputDecl)):
+                    body_items.append(st)
+            except SpecError as exc:
+                self.recover(exc)
 
         env = self.network_params(decl, params, filename)
         in_shape = self.input_shape(input_decl, input_override, filename)
@@ -89,10 +115,13 @@ class Elaborator:
                         help="write the layers after the `input` line, e.g. `conv3-64 relu maxpool fc-10`")
         root = Scope("", env, {}, filename)
         children, out_shape = self.body(body_items, in_shape, root, tail=True)
+        if self.errors:
+            raise SpecError(self.errors, self.sources)
         body = seq(path="", in_shape=dims(in_shape), out_shape=dims(out_shape), children=children)
         return ir.Network.model_construct(
             name=name, source=None if filename.startswith("<") else filename,
-            params={k: v for k, v in env.items() if not k.startswith("_") and k != "in"},
+            params={k: list(v) if isinstance(v, ListValue) else v for k, v in env.items()
+                    if not k.startswith("_") and k != "in"},
             meta=meta, input_shape=dims(in_shape), constraints=self.constraints.describe(), body=body,
             expects=tuple(expects), lint_off=tuple(lint_off), spec_hash=architecture_hash(body),
         )
@@ -110,7 +139,8 @@ class Elaborator:
                             code="undefined", help=hint)
         for p in declared.values():
             if p.name in overrides:
-                env[p.name] = overrides[p.name]
+                given = overrides[p.name]  # --set depths=[3,3,9,3] arrives as a Python list
+                env[p.name] = ListValue(given) if isinstance(given, (list, ListValue)) else given
             elif p.default is not None:
                 env[p.name] = evaluate(p.default, env, filename)
             else:
@@ -160,7 +190,8 @@ class Elaborator:
             item = items[i].element if isinstance(items[i], syntax.Labelled) else items[i]
             if isinstance(item, syntax.Default):
                 continue
-            if isinstance(item, syntax.Group) or (isinstance(item, syntax.Layer) and item.op in self.blocks):
+            if isinstance(item, (syntax.Group, syntax.IfElement)) or (
+                    isinstance(item, syntax.Layer) and item.op in self.blocks):
                 return i
             if not isinstance(item, syntax.Layer):
                 return None
@@ -170,10 +201,10 @@ class Elaborator:
         return None
 
 
-    def body(self, items, shape: Shape, scope: Scope, tail: bool = False) -> tuple[list, Shape]:
+    def body(self, items, shape: Shape, scope: Scope, tail: bool = False, keep_in: bool = False) -> tuple[list, Shape]:
         """Elaborate a sequence; `tail` says it ends the network (or a side output): the head rule."""
-        # `in`: the channels entering the enclosing block, group, branch or repeat
-        outer_env, scope.env = scope.env, {**scope.env, "in": shape[0]}
+        # `in`: the channels entering the enclosing block, group, branch or repeat (an if or a for keeps it)
+        outer_env, scope.env = scope.env, scope.env if keep_in else {**scope.env, "in": shape[0]}
         try:
             return self._body(items, shape, scope, tail)
         finally:
@@ -195,8 +226,12 @@ class Elaborator:
                 continue
             position += 1
             nxt = elements[position] if position < len(elements) else None
-            new, shape = self.element(item, shape, scope, label=None, followed_by_bn=is_bn(nxt),
-                                      tail=position - 1 == head_at)
+            try:
+                new, shape = self.element(item, shape, scope, label=None, followed_by_bn=is_bn(nxt),
+                                          tail=position - 1 == head_at)
+            except SpecError as exc:
+                self.recover(exc)  # the element is left out; the next one reads the same shape
+                continue
             nodes.append_all(new)
         return nodes, shape
 
@@ -212,6 +247,13 @@ class Elaborator:
             return ELEMENTS[type(item)](self, item, shape, scope, label, followed_by_bn, tail)
         finally:
             self.budget.leave()
+
+
+MAX_ERRORS = 20  # errors reported from one file in one run
+# errors that shapes cannot cause: still reported after an earlier error
+INDEPENDENT = frozenset({"undefined", "arguments", "missing-argument", "duplicate-name", "recursion", "syntax",
+                         "import"})
+ABORT = frozenset({"limit"})  # a resource limit: stop at once
 
 
 # ---------------------------------------------------------------- helpers

@@ -5,9 +5,11 @@
     >>> result.final["val_acc"] > 0.975
     True
 
-data.py reads the sources, config.py holds the settings, loop.py trains, checkpoint.py
-saves and resumes, finetune.py loads and freezes, plots.py draws, distributed.py joins
-torchrun's process group. See docs/TRAINING.md.
+data.py reads the sources (stream.py decodes folders and shards in worker processes),
+feed.py cuts them into batches, config.py holds the settings, step.py is one training step
+(mixed precision, accumulation, clipping, EMA), loop.py trains, checkpoint.py saves and
+resumes, finetune.py loads and freezes, plots.py and logs.py draw and log, distributed.py
+joins torchrun's process group. See docs/TRAINING.md.
 """
 
 from __future__ import annotations
@@ -55,10 +57,27 @@ def check_head(network, num_classes: int) -> None:
                          "give the spec a num_classes parameter for its last fc, or edit the head")
 
 
+def check_writable(out: Path) -> None:
+    """Find an output folder that cannot be written before any set-up time is spent."""
+    import tempfile
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise TrainError(f"cannot write to the output folder {out} ({exc.strerror or exc})",
+                         help="choose another --out, or make the folder writable") from None
+
+
 def train(spec: Any, *, config: TrainConfig | None = None, out: str | Path | None = None, resume: bool = False,
           params: Mapping[str, Any] | None = None, input: Any = None, log: Callable[[str], None] = print,
-          stop_after: int | None = None):
-    """Train a spec (path, zoo name or ir.Network); returns loop.Result. See `netspec train --help`."""
+          stop_after: int | None = None, placement: Mapping[str, Any] | None = None):
+    """Train a spec (path, zoo name or ir.Network); returns loop.Result. See `netspec train --help`.
+
+    With `resume`, the run's saved settings are used, except `placement` (device, workers),
+    which says where to compute and does not change the result.
+    """
     import netspec
 
     from . import checkpoint, finetune, loop
@@ -66,19 +85,23 @@ def train(spec: Any, *, config: TrainConfig | None = None, out: str | Path | Non
     import os
 
     cfg = config or TrainConfig()
-    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 speaks
+    main = int(os.environ.get("RANK", "0")) == 0
+    if not main:  # under torchrun only rank 0 speaks
         log = lambda line: None  # noqa: E731
     network = _network(spec, params, input)
     out = Path(out) if out is not None else Path("runs") / network.name
+    if main:
+        check_writable(out)
     normalize = None
     if resume:
         state = checkpoint.load(out / checkpoint.LAST, network.spec_hash) if (out / checkpoint.LAST).exists() else None
         if state is None:
             raise TrainError(f"--resume: {out} holds no {checkpoint.LAST} to continue from",
                              help="start the run without --resume (or give --out the run's folder)")
-        cfg = TrainConfig(**state["config"])
+        saved = {k: v for k, v in state["config"].items() if k in TrainConfig.__dataclass_fields__}
+        cfg = TrainConfig(**{**saved, **{k: v for k, v in (placement or {}).items() if v is not None}})
         normalize = (state["normalize"]["mean"], state["normalize"]["std"])
-    data = load_data(cfg.data, network.input_shape, normalize=normalize)
+    data = load_data(cfg.data, network.input_shape, normalize=normalize, workers=cfg.workers)
     check_head(network, data.num_classes)
     model = netspec.build(network, seed=cfg.seed)
     if cfg.init and not resume:
@@ -126,7 +149,7 @@ def evaluate_checkpoint(spec: Any, weights: str | Path, *, data: str | None = No
     if state is not None:
         from netspec.backends.torch.weights import load_exact
 
-        load_exact(model, state["model"], str(weights))
+        load_exact(model, checkpoint.deployed(state), str(weights))
     else:
         from netspec.backends.torch import WeightsError, load_weights
 
@@ -136,8 +159,11 @@ def evaluate_checkpoint(spec: Any, weights: str | Path, *, data: str | None = No
             raise TrainError(str(exc)) from None
     dev = distributed.pick_device(device)
     model.to(dev)
-    totals, preds = loop.evaluate(model, ds.val.images.to(dev), ds.val.labels.to(dev), batch_size=batch_size,
-                                  predictions=True)
+    from .feed import make_feed
+    from .stream import default_workers
+
+    feed = make_feed(ds, device=dev, batch_size=batch_size, seed=0, eval_batch=batch_size, workers=default_workers())
+    totals, preds = loop.evaluate(model, feed.val(), predictions=True)
     n = ds.num_classes
     matrix = torch.zeros(n, n, dtype=torch.int64)
     inside = preds < n  # a head wider than the data's classes can predict a class that has no row

@@ -68,6 +68,14 @@ def load(path: str | Path, spec_hash: str | None = None) -> dict[str, Any]:
     return state
 
 
+def deployed(state: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The weights to evaluate or ship: the EMA's when the run kept one (--ema), else the model's."""
+    ema = state.get("ema")
+    if not ema:
+        return state["model"]
+    return {k[len("module."):]: v for k, v in ema.items() if k.startswith("module.")}
+
+
 # what `train` writes in every checkpoint, with the type it reads back
 _FIELDS = {"model": dict, "optimizer": dict, "rng": dict, "epoch": int, "history": list, "data": str,
            "normalize": dict}

@@ -44,10 +44,22 @@ class TrainConfig:
     gamma: float = 0.1  # step and plateau: the factor ("divide by 10")
     patience: int = 3  # plateau: epochs without a better validation loss before decaying
     label_smoothing: float = 0.0
-    augment: str = "auto"  # auto | none | comma list of shift[=PIXELS], flip
+    augment: str = "auto"  # auto | none | comma list of shift[=PIXELS], crop[=MIN_AREA], flip
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     deterministic: bool = True  # torch.use_deterministic_algorithms (warn-only where a kernel has none)
+    workers: int | None = None  # decoding processes for folders and shards; None: from the CPU count
+    per_rank_shards: bool = False  # each process reads only its own shards (a coarser shuffle)
+    # speed and stability
+    amp: str | None = None  # bf16 | fp16: autocast (fp16 with a GradScaler); None: float32
+    channels_last: bool = False  # NHWC tensors: the layout tensor cores and oneDNN convolve fastest
+    compile: bool = False  # torch.compile the model before training
+    accumulate: int = 1  # batches whose gradients add up to one optimizer step
+    ema: float | None = None  # decay of an exponential moving average of the weights (e.g. 0.9998)
+    clip_grad: float | None = None  # largest gradient norm (clip_grad_norm_) before each step
+    sync_bn: bool = False  # batch-norm statistics over every process's slice (CUDA, under torchrun)
+    detect_anomaly: bool = False  # autograd's anomaly mode: names the op that made a NaN (slow)
+    tensorboard: bool = False  # also write TensorBoard scalars to OUT/tensorboard
     # fine-tuning
     init: str | None = None  # weights to start from: a netspec checkpoint, .safetensors, or a foreign state_dict
     freeze: str | None = None  # a layer label (everything up to it is frozen) or comma list of labels / globs
@@ -65,6 +77,9 @@ class TrainConfig:
 
 
 FIELDS = {f.name: f for f in fields(TrainConfig)}
+AMP = ("bf16", "fp16")
+# Settings that say where a run computes, not what: --resume may change them.
+PLACEMENT = ("device", "workers")
 
 
 def make_config(file: str | Path | None = None, **cli: Any) -> TrainConfig:
@@ -113,21 +128,35 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         bad(f"the learning rate must be positive, not {cfg.learning_rate}")
     if cfg.unfreeze_after is not None and cfg.freeze is None:
         bad("--unfreeze-after needs --freeze: nothing is frozen to unfreeze")
-    parse_augment(cfg.augment, (1, 32, 32), "digits")  # raises on a bad list
+    if cfg.amp is not None and cfg.amp not in AMP:
+        bad(f"unknown --amp {cfg.amp!r}", "choose bf16 (no loss scaling needed) or fp16")
+    if not isinstance(cfg.accumulate, int) or cfg.accumulate < 1:
+        bad(f"--accumulate must be a positive integer, not {cfg.accumulate!r}")
+    if cfg.ema is not None and not 0 < cfg.ema < 1:
+        bad(f"--ema is a decay between 0 and 1 (such as 0.9998), not {cfg.ema}")
+    if cfg.clip_grad is not None and not cfg.clip_grad > 0:
+        bad(f"--clip-grad is a positive gradient norm (such as 1.0), not {cfg.clip_grad}")
+    if cfg.workers is not None and cfg.workers < 0:
+        bad(f"--workers must be 0 (decode in the training process) or more, not {cfg.workers}")
+    parse_augment(cfg.augment, (1, 32, 32), "check")  # raises on a bad list
     return cfg
 
 
-def parse_augment(text: str, input_shape: tuple, data_kind: str) -> dict[str, int | bool]:
-    """{'shift': pixels, 'flip': bool} for an --augment value.
+def parse_augment(text: str, input_shape: tuple, data_kind: str) -> dict[str, float | bool]:
+    """{'shift': pixels, 'crop': smallest area fraction, 'flip': bool} for an --augment value.
 
-    `auto` shifts by a tenth of the image for every source, and flips only natural images
-    (CIFAR, image folders): a mirrored digit is a different symbol or none.
+    In-memory sources (digits, MNIST, CIFAR) are shifted: `auto` by a tenth of the image,
+    flipping only CIFAR (a mirrored digit is a different symbol or none). Folders and shards,
+    decoded per sample, get ImageNet's random-resized crop (`auto`: 8%-100% of the area) and flip.
     """
     h = input_shape[1] if len(input_shape) == 3 and isinstance(input_shape[1], int) else 32
+    streamed = data_kind in ("folder", "shards")
     text = (text or "none").strip().lower()
+    out: dict[str, float | bool] = {"shift": 0, "crop": 0.0, "flip": False}
     if text == "auto":
-        return {"shift": max(1, round(h / 10)), "flip": data_kind in ("cifar10", "cifar100", "folder")}
-    out: dict[str, int | bool] = {"shift": 0, "flip": False}
+        if streamed:
+            return {**out, "crop": 0.08, "flip": True}
+        return {**out, "shift": max(1, round(h / 10)), "flip": data_kind in ("cifar10", "cifar100")}
     if text in ("none", "off", ""):
         return out
     for item in text.split(","):
@@ -139,7 +168,21 @@ def parse_augment(text: str, input_shape: tuple, data_kind: str) -> dict[str, in
                 out["shift"] = int(value) if value else max(1, round(h / 10))
             except ValueError:
                 raise TrainError(f"--augment shift={value}: the shift is a whole number of pixels") from None
+        elif name == "crop":
+            try:
+                out["crop"] = float(value) if value else 0.08
+            except ValueError:
+                out["crop"] = -1.0
+            if not 0 < out["crop"] <= 1:
+                raise TrainError(f"--augment crop={value}: the smallest crop is a fraction of the image's area, "
+                                 f"above 0 and at most 1 (ImageNet uses 0.08)")
         else:
             raise TrainError(f"unknown augmentation {item.strip()!r}",
-                            help="--augment takes auto, none, or a list such as shift=3,flip")
+                             help="--augment takes auto, none, or a list such as shift=3,flip or crop=0.08,flip")
+    if data_kind != "check" and streamed and out["shift"]:
+        raise TrainError("--augment shift is for sources held in memory; folders and shards use crop",
+                         help="--augment crop,flip (or crop=0.35,flip for a milder crop)")
+    if data_kind != "check" and not streamed and out["crop"]:
+        raise TrainError(f"--augment crop is for image folders and shards; {data_kind} is held in memory and shifted",
+                         help="--augment shift,flip")
     return out

@@ -1,4 +1,4 @@
-"""Training data from local sources, held in memory as float tensors shaped for the spec.
+"""Training data from local sources: small sets in memory, image folders and shards streamed.
 
 Sources (`--data`):
 
@@ -7,12 +7,15 @@ Sources (`--data`):
     cifar10:DIR            CIFAR-10 binary batches (data_batch_1.bin ... test_batch.bin)
     cifar100:DIR           CIFAR-100 binary files (train.bin, test.bin), fine labels
     folder:DIR             an image-folder tree: DIR/<class>/*.png, or DIR/train/<class> + DIR/val/<class>
+    shards:PATTERN         tar shards written by `netspec shard`: DIR/{000000..000127}.tar, or DIR
     DIR                    any of the above, recognised by the files inside
 
-Images are scaled to [0, 1], resized to the spec's input (bilinear, antialiased when
-shrinking), given the spec's channel count (grey repeated, colour to luminance) and
-standardised per channel with the training split's mean and std. Nothing is ever
-downloaded: a missing or malformed source is a DataError that says what was expected.
+The in-memory sources (Data) are scaled to [0, 1], resized to the spec's input (bilinear,
+antialiased when shrinking), given the spec's channel count (grey repeated, colour to
+luminance) and standardised per channel with the training split's mean and std. Folders and
+shards (StreamData) are only listed here; stream.py decodes them batch by batch, and their
+statistics come from a fixed sample of the training images. Nothing is ever downloaded: a
+missing or malformed source is a DataError that says what was expected.
 """
 
 from __future__ import annotations
@@ -21,17 +24,22 @@ import gzip
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
+if TYPE_CHECKING:
+    from . import stream
+
 HELD_OUT = 0.2  # fraction of a source without its own test split kept for validation
 SPLIT_SEED = 0  # the held-out split never moves with --seed: runs with different seeds compare on the same images
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm", ".pgm", ".tif", ".tiff"}
 
 
 class TrainError(Exception):
     """Something a person must fix (a setting, a file, a source); `help` says what would work."""
+
+    exit_code = 3  # a missing or unusable resource; step.Diverged (a run that blew up) is 1
 
     def __init__(self, message: str, help: str | None = None):
         super().__init__(message)
@@ -56,8 +64,10 @@ class Split:
 
 @dataclass
 class Data:
+    """A source held in memory as float32 tensors (digits, MNIST, CIFAR): the fast path."""
+
     name: str  # "digits", "cifar10:/data/cifar-10-batches-bin", ...
-    kind: str  # digits | idx | cifar10 | cifar100 | folder
+    kind: str  # digits | idx | cifar10 | cifar100
     train: Split
     val: Split
     classes: list[str]
@@ -68,23 +78,57 @@ class Data:
     def num_classes(self) -> int:
         return len(self.classes)
 
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.train.images.shape[1:])
 
-def load_data(source: str | None, input_shape: tuple, *, normalize: tuple[list, list] | None = None) -> Data:
+
+@dataclass
+class StreamData:
+    """An image folder or tar shards: files listed once, decoded batch by batch (stream.py)."""
+
+    name: str  # "folder:/data/imagenet", "shards:/data/in1k/{000000..000127}.tar"
+    kind: str  # folder | shards
+    train: stream.Subset
+    val: stream.Subset
+    classes: list[str]
+    input_shape: tuple[int, int, int]
+    mean: list[float] = field(default_factory=list)
+    std: list[float] = field(default_factory=list)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def images(self, split: str, view: "stream.View | None" = None, seed: int = 0) -> "stream.Images":
+        from . import stream
+
+        return stream.Images(self.train if split == "train" else self.val, self.input_shape,
+                             view or stream.View(), seed)
+
+
+STREAMED = ("folder", "shards")
+
+
+def load_data(source: str | None, input_shape: tuple, *, normalize: tuple[list, list] | None = None,
+              workers: int | None = None) -> Data | StreamData:
     """Read `source`, shape it for `input_shape` (C, H, W) and standardise it.
 
     `normalize` (mean, std) replaces the statistics of the training split: evaluation uses
     the ones saved with the checkpoint, so it sees the inputs the network was trained on.
+    Image folders and shards are only listed here (StreamData); `workers` decode the
+    sample that estimates their statistics.
     """
     kind, path = parse_source(source)
     shape = _concrete(input_shape)
+    if kind in STREAMED:
+        return _stream(kind, path, source, shape, normalize, workers)
     if kind == "digits":
         train, val, classes = _digits()
     elif kind == "idx":
         train, val, classes = _idx(path)
-    elif kind in ("cifar10", "cifar100"):
-        train, val, classes = _cifar(path, kind)
     else:
-        train, val, classes = _folder(path, shape[0])
+        train, val, classes = _cifar(path, kind)
     train = (_shape(train[0], shape), train[1])
     val = (_shape(val[0], shape), val[1])
     if normalize is None:
@@ -100,9 +144,13 @@ def load_data(source: str | None, input_shape: tuple, *, normalize: tuple[list, 
 
 def parse_source(source: str | None) -> tuple[str, Path | None]:
     """(kind, path) for a --data value; a bare folder is recognised by its contents."""
+    if source is not None and not isinstance(source, str):
+        source = str(source)
     if source in (None, "", "digits", "sklearn-digits"):
         return "digits", None
     prefix, sep, rest = source.partition(":")
+    if sep and prefix.lower() in ("shards", "tar", "webdataset"):
+        return "shards", Path(rest)  # a brace pattern: checked file by file when listed
     aliases = {"idx": "idx", "mnist": "idx", "fashion-mnist": "idx", "fashion_mnist": "idx",
                "cifar10": "cifar10", "cifar-10": "cifar10", "cifar100": "cifar100", "cifar-100": "cifar100",
                "folder": "folder", "imagefolder": "folder"}
@@ -131,7 +179,51 @@ def detect(path: Path) -> str | None:
         return "cifar100"
     if any(p.is_dir() for p in path.iterdir()):
         return "folder"
+    if any(n.endswith(".tar") for n in names):
+        return "shards"
     return None
+
+
+def _stream(kind: str, path: Path, source: str, shape: tuple, normalize, workers: int | None) -> StreamData:
+    """List a folder's files or index shards, split off the held-out part, and find the statistics."""
+    from netspec import imagefolder, shards
+
+    from . import stream
+
+    try:
+        if kind == "folder":
+            listing = imagefolder.list_folder(path)
+            table = stream.FileTable([(p, y) for p, y, _ in listing.files])
+            splits, classes = [s for _, _, s in listing.files], listing.classes
+        else:
+            paths = shards.shard_paths(str(path))
+            members = shards.index(paths)
+            if not members:
+                raise DataError(f"{source}: the shards hold no images")
+            table = stream.ShardTable(paths, members)
+            splits = [m.split for m in members]
+            classes = shards.read_classes(paths, int(table.labels.max()) + 1)
+    except (imagefolder.FolderError, shards.ShardError) as exc:
+        raise DataError(str(exc), help=exc.help) from None
+    if shape[0] not in (1, 3):
+        raise DataError(f"image folders and shards are decoded as grey (1 channel) or RGB (3); "
+                        f"the spec takes {shape[0]}")
+    if "val" in splits:
+        flags = torch.tensor([s == "val" for s in splits])
+        train, held = (~flags).nonzero().flatten(), flags.nonzero().flatten()
+    else:
+        train, held = _stratified(table.labels, HELD_OUT)
+    name = f"{kind}:{path}"
+    data = StreamData(name, kind, stream.Subset(table, train), stream.Subset(table, held), classes, shape)
+    if normalize is None:
+        import os
+
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))  # torchrun's processes on this machine share its cores
+        workers = stream.default_workers(local) if workers is None else workers
+        data.mean, data.std = stream.channel_stats(data.images("train"), len(train), workers)
+    else:
+        data.mean, data.std = list(normalize[0]), list(normalize[1])
+    return data
 
 
 def _must_exist(path: Path, source: str) -> None:
@@ -282,60 +374,3 @@ def _cifar(folder: Path, kind: str):
     if top >= n:
         raise DataError(f"{folder}: label {top} in a {kind} file; labels run 0..{n - 1}")
     return splits[0], splits[1], classes
-
-
-def _class_dirs(root: Path) -> list[Path]:
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def _read_images(dirs: list[Path], classes: list[str], channels: int):
-    from PIL import Image, UnidentifiedImageError
-
-    xs, ys = [], []
-    mode = "L" if channels == 1 else "RGB"
-    size = None
-    for d in dirs:
-        label = classes.index(d.name)
-        for f in sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
-            try:
-                with Image.open(f) as im:
-                    im = im.convert(mode)
-                    if size is None:
-                        size = im.size
-                    if im.size != size:
-                        im = im.resize(size, Image.BILINEAR)  # one size in memory; _shape resizes to the spec's
-                    t = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8)
-            except (UnidentifiedImageError, OSError) as exc:
-                raise DataError(f"{f}: not a readable image ({exc})") from None
-            xs.append(t.view(size[1], size[0], len(mode)).permute(2, 0, 1))
-            ys.append(label)
-    if not xs:
-        return None
-    return torch.stack(xs).float() / 255.0, torch.tensor(ys, dtype=torch.int64)
-
-
-def _folder(root: Path, channels: int):
-    if not root.is_dir():
-        raise DataError(f"{root} is not a folder", help="an image folder holds one sub-folder of images per class")
-    sub = {p.name.lower(): p for p in _class_dirs(root)}
-    val_dir = sub.get("val") or sub.get("valid") or sub.get("validation") or sub.get("test")
-    if "train" in sub and val_dir is not None:
-        classes = sorted(set(p.name for p in _class_dirs(sub["train"])) | set(p.name for p in _class_dirs(val_dir)))
-        train = _read_images(_class_dirs(sub["train"]), classes, channels)
-        val = _read_images(_class_dirs(val_dir), classes, channels)
-        if train is None or val is None:
-            raise DataError(f"{root}: no images under {'train' if train is None else val_dir.name}/<class>/",
-                            help=f"image files end in {', '.join(sorted(IMAGE_SUFFIXES))}")
-        return train, val, classes
-    dirs = _class_dirs(root)
-    if len(dirs) < 2:
-        raise DataError(f"{root}: an image folder needs a sub-folder per class (found {len(dirs)})",
-                        help="lay it out as DIR/<class>/*.png, or DIR/train/<class>/ and DIR/val/<class>/")
-    classes = [d.name for d in dirs]
-    got = _read_images(dirs, classes, channels)
-    if got is None:
-        raise DataError(f"{root}: no images in its class folders",
-                        help=f"image files end in {', '.join(sorted(IMAGE_SUFFIXES))}")
-    x, y = got
-    tr, te = _stratified(y, HELD_OUT)
-    return (x[tr], y[tr]), (x[te], y[te]), classes

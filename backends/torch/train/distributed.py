@@ -23,6 +23,7 @@ class Context:
     world_size: int = 1
     local_rank: int = 0
     device: torch.device = torch.device("cpu")
+    local_world_size: int = 1  # processes on this machine: they share its cores for data workers
 
     @property
     def enabled(self) -> bool:
@@ -58,7 +59,25 @@ def setup(device: str = "auto") -> Context:
         torch.cuda.set_device(dev)
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
-    return Context(rank=rank, world_size=world, local_rank=local_rank, device=dev)
+    return Context(rank=rank, world_size=world, local_rank=local_rank, device=dev,
+                   local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+
+
+def sync_batch_norm(model: nn.Module, ctx: Context, say=lambda s: None) -> nn.Module:
+    """--sync-bn: batch statistics over the global batch, not each process's slice of it.
+
+    torch's SyncBatchNorm runs on CUDA devices only; with one process every batch norm
+    already sees the whole batch, and the option changes nothing.
+    """
+    if not ctx.enabled:
+        say("--sync-bn: one process, so batch norm already sees the whole batch")
+        return model
+    if ctx.device.type != "cuda":
+        from .data import TrainError
+
+        raise TrainError("--sync-bn needs CUDA devices: torch's SyncBatchNorm does not run on the CPU",
+                         help="leave out --sync-bn on CPU processes (each normalises its own slice)")
+    return nn.SyncBatchNorm.convert_sync_batchnorm(model)
 
 
 def wrap(model: nn.Module, ctx: Context) -> nn.Module:
@@ -82,6 +101,14 @@ def all_sum(values: torch.Tensor, ctx: Context) -> torch.Tensor:
     if ctx.enabled:
         values = values.clone()
         dist.all_reduce(values, op=dist.ReduceOp.SUM)
+    return values
+
+
+def all_max(values: torch.Tensor, ctx: Context) -> torch.Tensor:
+    """Element-wise maximum over processes (a flag any process may raise)."""
+    if ctx.enabled:
+        values = values.clone()
+        dist.all_reduce(values, op=dist.ReduceOp.MAX)
     return values
 
 

@@ -1,16 +1,19 @@
-"""The training loop: epochs over in-memory tensors, metrics, checkpoints, curves.
+"""The training loop: epochs over batches from a feed, metrics, checkpoints, curves.
 
 `train_epoch` and `evaluate` are the inner loops (the benchmark times `train_epoch`
 against a hand-written loop); `fit` runs a whole job: seeding, freezing, the optimizer
-and schedule, resume, one epoch after another, and the files in the output folder.
+and schedule, the step's options (step.py), resume, one epoch after another, and the
+files in the output folder.
 
 Reproducibility: the data order and augmentation of epoch e come from generators seeded
-with (seed, e), and the global RNG (dropout) is saved with every checkpoint, so a run
-resumed from a checkpoint computes exactly what the uninterrupted run did.
+with (seed, e) (for folders and shards, with (seed, e, sample)), and the global RNG
+(dropout) is saved with every checkpoint, so a run resumed from a checkpoint computes
+exactly what the uninterrupted run did.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -19,26 +22,24 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import checkpoint, distributed, finetune
+from . import checkpoint, distributed, finetune, logs, step
 from .config import TrainConfig, parse_augment
 from ..weights import load_exact
-from .data import Data
+from .data import Data, StreamData
+from .feed import epoch_generator, make_feed  # noqa: F401  (epoch_generator: part of this module's API)
+from .step import Stepper
+from .stream import View, default_workers
 
 Log = Callable[[str], None]
 
 
 # ---------------------------------------------------------------- pieces
-
-
-def epoch_generator(seed: int, epoch: int, stream: int = 0) -> torch.Generator:
-    """A generator for one epoch's shuffling (stream 0) or augmentation (stream 1 + rank)."""
-    return torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 1009 + stream)
 
 
 def augment_batch(x: torch.Tensor, shift: int, flip: bool, generator: torch.Generator) -> torch.Tensor:
@@ -81,55 +82,47 @@ class Totals:
         return Totals(float(t[0]), int(t[1]), int(t[2]), int(t[3]))
 
 
-def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor, labels: torch.Tensor, *,
-                batch_size: int, order: torch.Tensor, criterion: Callable = F.cross_entropy,
-                augment: Callable[[torch.Tensor], torch.Tensor] | None = None, frozen_norms: list[nn.Module] = (),
-                rank: int = 0, world_size: int = 1, progress: Any = None) -> Totals:
-    """One pass over `images[order]` in batches of `batch_size`; process `rank` takes its slice of each."""
-    model.train()
+def train_epoch(stepper: Stepper, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], *,
+                frozen_norms: list[nn.Module] = (), world_size: int = 1, progress: Any = None) -> tuple[Totals, float]:
+    """One pass over `batches` through `stepper`; returns this process's totals and the seconds it
+    spent waiting for the next batch (the data-wait half of the epoch's time)."""
+    stepper.model.train()
     for m in frozen_norms:
         m.eval()
-    loss_sum = torch.zeros((), dtype=torch.float64, device=images.device)
-    correct = torch.zeros((), dtype=torch.int64, device=images.device)
-    count = 0
-    for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
-        if len(idx) < world_size:  # every process must take part in every step, or DDP waits forever
+    loss_sum = correct = None
+    count, wait, it = 0, 0.0, iter(batches)
+    while True:
+        t0 = time.perf_counter()
+        try:
+            x, y = next(it)
+        except StopIteration:
             break
-        if world_size > 1:
-            idx = idx[rank::world_size]
-        x, y = images[idx], labels[idx]
-        if augment is not None:
-            x = augment(x)
-        logits = model(x)
-        loss = criterion(logits, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        wait += time.perf_counter() - t0
+        loss, logits = stepper(x, y)
         with torch.no_grad():
-            loss_sum += loss.detach() * len(y)
-            correct += (logits.argmax(1) == y).sum()
+            batch_loss, batch_correct = loss.detach().double() * len(y), (logits.argmax(1) == y).sum()
+            loss_sum = batch_loss if loss_sum is None else loss_sum + batch_loss
+            correct = batch_correct if correct is None else correct + batch_correct
         count += len(y)
         if progress is not None:
             progress.update(len(y) * world_size)
-            if (start // batch_size) % 16 == 0:  # .item() waits for the device: not every step
+            if stepper.batch % 16 == 1:  # .item() waits for the device: not every step
                 progress.set_postfix_str(f"loss {loss_sum.item() / count:.4f} acc {100 * correct.item() / count:.1f}%",
                                          refresh=False)
-    return Totals(float(loss_sum), int(correct), 0, count)
+    return Totals(float(loss_sum or 0), int(correct or 0), 0, count), wait
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, batch_size: int = 512,
-             rank: int = 0, world_size: int = 1, predictions: bool = False) -> tuple[Totals, torch.Tensor | None]:
+def evaluate(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], *, predictions: bool = False,
+             autocast: Callable = contextlib.nullcontext) -> tuple[Totals, torch.Tensor | None]:
     """Loss, top-1 and top-5 hits over this process's share; with `predictions`, the argmax per sample."""
     model.eval()
-    idx_all = torch.arange(rank, len(labels), world_size)
     totals = Totals()
     preds = []
-    for start in range(0, len(idx_all), batch_size):
-        idx = idx_all[start:start + batch_size]
-        x, y = images[idx], labels[idx]
-        logits = model(x)
+    for x, y in batches:
+        with autocast():
+            logits = model(x)
+        logits = logits.float()
         totals.loss += float(F.cross_entropy(logits, y, reduction="sum"))
         top = logits.topk(min(5, logits.shape[1]), dim=1).indices
         totals.correct += int((top[:, 0] == y).sum())
@@ -184,10 +177,11 @@ class Result:
         return self.history[-1] if self.history else {}
 
 
-METRIC_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_top5", "images_per_s", "seconds")
+METRIC_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_top5", "images_per_s",
+                  "seconds", "data_seconds")
 
 
-def fit(model: nn.Module, data: Data, cfg: TrainConfig, out: str | Path, *, spec_hash: str = "",
+def fit(model: nn.Module, data: Data | StreamData, cfg: TrainConfig, out: str | Path, *, spec_hash: str = "",
         spec_name: str = "model", spec_text: str | None = None, resume: bool = False,
         log: Log = print, stop_after: int | None = None, extra: dict | None = None) -> Result:
     """Train `model` on `data` as `cfg` says, writing metrics, curves and checkpoints under `out`.
@@ -209,7 +203,9 @@ def fit(model: nn.Module, data: Data, cfg: TrainConfig, out: str | Path, *, spec
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.backends.cudnn.benchmark = False
 
-    base = model.to(ctx.device)
+    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    base = model.to(ctx.device, memory_format=memory_format)
+    base = distributed.sync_batch_norm(base, ctx, say) if cfg.sync_bn else base
     frozen: list[str] = finetune.frozen_paths(base, cfg.freeze) if cfg.freeze else []
     if frozen:
         n = finetune.set_frozen(base, frozen, True)
@@ -219,6 +215,11 @@ def fit(model: nn.Module, data: Data, cfg: TrainConfig, out: str | Path, *, spec
     # torch's optimizers skip, so unfreezing later needs no second optimizer.
     optimizer = make_optimizer(base.parameters(), cfg)
     scheduler = make_scheduler(optimizer, cfg)
+    ema = step.ema_model(base, cfg.ema) if cfg.ema else None
+    stepper = step.Stepper(base, optimizer, criterion=_criterion(cfg), amp=cfg.amp, accumulate=cfg.accumulate,
+                           clip_grad=cfg.clip_grad, ema=ema, base=base,
+                           check_every=1 if ctx.device.type == "cpu" and not ctx.enabled else 16,
+                           all_max=lambda t: distributed.all_max(t, ctx))
 
     result = Result(out=out)
     start_epoch = 0
@@ -232,6 +233,9 @@ def fit(model: nn.Module, data: Data, cfg: TrainConfig, out: str | Path, *, spec
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state.get("scheduler") is not None:
             scheduler.load_state_dict(state["scheduler"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
+        stepper.load_state_dict(state.get("step") or {})
         checkpoint.set_rng_state(state["rng"])
         start_epoch = int(state["epoch"])
         result.history = list(state["history"])
@@ -247,66 +251,81 @@ def fit(model: nn.Module, data: Data, cfg: TrainConfig, out: str | Path, *, spec
 
             write_atomic(out / "spec.net", spec_text)
 
-    images_tr, labels_tr = data.train.images.to(ctx.device), data.train.labels.to(ctx.device)
-    images_va, labels_va = data.val.images.to(ctx.device), data.val.labels.to(ctx.device)
-    aug = parse_augment(cfg.augment, tuple(data.train.images.shape[1:]), data.kind)
+    aug = parse_augment(cfg.augment, data.input_shape, data.kind)
+    feed = make_feed(data, device=ctx.device, batch_size=cfg.batch_size, seed=cfg.seed, rank=ctx.rank,
+                     world_size=ctx.world_size, memory_format=memory_format,
+                     augment=(lambda x, g: augment_batch(x, aug["shift"], bool(aug["flip"]), g))
+                     if aug["shift"] or aug["flip"] else None,
+                     view=View(crop=float(aug["crop"]), flip=bool(aug["flip"])),
+                     workers=cfg.workers if cfg.workers is not None else default_workers(ctx.local_world_size),
+                     per_rank_shards=cfg.per_rank_shards)
     bars = progress_enabled() and not quiet
     if bars:
         from tqdm import tqdm
+    board = logs.Board(out, cfg.tensorboard) if ctx.main else None
 
-    model_run = distributed.wrap(base, ctx)
+    def wrap() -> nn.Module:
+        wrapped = distributed.wrap(base, ctx)
+        return torch.compile(wrapped) if cfg.compile else wrapped
+
+    stepper.model = wrap()
     currently_frozen = bool(frozen)
     end = cfg.epochs if stop_after is None else min(cfg.epochs, start_epoch + stop_after)
-    for epoch in range(start_epoch, end):
-        if currently_frozen and cfg.unfreeze_after is not None and epoch >= cfg.unfreeze_after:
-            finetune.set_frozen(base, frozen, False)
-            norms, currently_frozen = [], False
-            model_run = distributed.wrap(base, ctx)  # DDP fixes its parameter set when it is built
-            say(f"epoch {epoch + 1}: unfreezing {len(frozen)} layers")
-        order = torch.randperm(len(labels_tr), generator=epoch_generator(cfg.seed, epoch)).to(ctx.device)
-        gen = epoch_generator(cfg.seed, epoch, 1 + ctx.rank)
-        augment = (lambda x: augment_batch(x, aug["shift"], bool(aug["flip"]), gen)) if aug["shift"] or aug["flip"] else None
-        lr = optimizer.param_groups[0]["lr"]
-        bar = tqdm(total=len(order), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="img", unit_scale=True,
-                   leave=False, file=sys.stderr, dynamic_ncols=True) if bars else None
-        t0 = time.perf_counter()
-        tr = train_epoch(model_run, optimizer, images_tr, labels_tr, batch_size=cfg.batch_size, order=order,
-                         criterion=_criterion(cfg), augment=augment, frozen_norms=norms,
-                         rank=ctx.rank, world_size=ctx.world_size, progress=bar).reduced(ctx)
-        seconds = time.perf_counter() - t0
-        if bar is not None:
-            bar.close()
-        va, _ = evaluate(base, images_va, labels_va, rank=ctx.rank, world_size=ctx.world_size)
-        va = va.reduced(ctx)
-        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            scheduler.step(va.mean_loss)
-        elif scheduler is not None:
-            scheduler.step()
-        row = {"epoch": epoch + 1, "lr": lr, "train_loss": tr.mean_loss, "train_acc": tr.accuracy,
-               "val_loss": va.mean_loss, "val_acc": va.accuracy, "val_top5": va.top5 / max(va.count, 1),
-               "images_per_s": tr.count / max(seconds, 1e-9), "seconds": seconds}
-        result.history.append(row)
-        improved = va.accuracy > result.best_val_acc
-        if improved:
-            result.best_epoch, result.best_val_acc = epoch + 1, va.accuracy
-        say(summary_line(row, cfg.epochs, improved))
-        if ctx.main:
-            state = {"spec_hash": spec_hash, "spec_name": spec_name, "epoch": epoch + 1,
-                     "model": base.state_dict(), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                     "rng": checkpoint.rng_state(), "history": result.history,
-                     "best_epoch": result.best_epoch, "best_val_acc": result.best_val_acc,
-                     "config": cfg.to_dict(), "classes": data.classes,
-                     "normalize": {"mean": data.mean, "std": data.std},
-                     "input_shape": list(data.train.images.shape[1:]), "data": data.name, **(extra or {})}
-            # best first: a kill between the two writes leaves last.pt one epoch behind, which
-            # resume simply recomputes, never a best.pt older than the last.pt that claims it
+    with _say_what_is_kept(out, result), _anomaly_mode(cfg.detect_anomaly):
+        for epoch in range(start_epoch, end):
+            if currently_frozen and cfg.unfreeze_after is not None and epoch >= cfg.unfreeze_after:
+                finetune.set_frozen(base, frozen, False)
+                norms, currently_frozen = [], False
+                stepper.model = wrap()  # DDP fixes its parameter set when it is built
+                say(f"epoch {epoch + 1}: unfreezing {len(frozen)} layers")
+            lr = optimizer.param_groups[0]["lr"]
+            stepper.start_epoch(epoch, feed.steps())
+            bar = tqdm(total=len(data.train), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="img", unit_scale=True,
+                       leave=False, file=sys.stderr, dynamic_ncols=True) if bars else None
+            t0 = time.perf_counter()
+            tr, wait = train_epoch(stepper, feed.train(epoch), frozen_norms=norms, world_size=ctx.world_size,
+                                   progress=bar)
+            tr = tr.reduced(ctx)
+            if ctx.device.type == "cuda":
+                torch.cuda.synchronize(ctx.device)  # the epoch's time includes the work still queued
+            seconds = time.perf_counter() - t0
+            if bar is not None:
+                bar.close()
+            judged = ema.module if ema is not None else base  # with --ema, the averaged weights are the model
+            va, _ = evaluate(judged, feed.val(), autocast=stepper.autocast)
+            va = va.reduced(ctx)
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                scheduler.step(va.mean_loss)
+            elif scheduler is not None:
+                scheduler.step()
+            row = {"epoch": epoch + 1, "lr": lr, "train_loss": tr.mean_loss, "train_acc": tr.accuracy,
+                   "val_loss": va.mean_loss, "val_acc": va.accuracy, "val_top5": va.top5 / max(va.count, 1),
+                   "images_per_s": tr.count / max(seconds, 1e-9), "seconds": seconds, "data_seconds": wait}
+            weights = {"model": base.state_dict(), **({"ema": ema.state_dict()} if ema is not None else {})}
+            _refuse_non_finite(weights, epoch, lr)
+            result.history.append(row)
+            improved = va.accuracy > result.best_val_acc
             if improved:
-                checkpoint.save(state, out / checkpoint.BEST)
-                _save_weights(base, out / "best.safetensors")
-            checkpoint.save(state, out / checkpoint.LAST)
-            write_metrics(result.history, out / "metrics.csv")
-        distributed.barrier(ctx)
+                result.best_epoch, result.best_val_acc = epoch + 1, va.accuracy
+            say(summary_line(row, cfg.epochs, improved))
+            if ctx.main:
+                state = {"spec_hash": spec_hash, "spec_name": spec_name, "epoch": epoch + 1, **weights,
+                         "optimizer": optimizer.state_dict(), "step": stepper.state_dict(),
+                         "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                         "rng": checkpoint.rng_state(), "history": result.history,
+                         "best_epoch": result.best_epoch, "best_val_acc": result.best_val_acc,
+                         "config": cfg.to_dict(), "classes": data.classes,
+                         "normalize": {"mean": data.mean, "std": data.std},
+                         "input_shape": list(data.input_shape), "data": data.name, **(extra or {})}
+                # best first: a kill between the two writes leaves last.pt one epoch behind, which
+                # resume simply recomputes, never a best.pt older than the last.pt that claims it
+                if improved:
+                    checkpoint.save(state, out / checkpoint.BEST)
+                    _save_weights(judged, out / "best.safetensors")
+                checkpoint.save(state, out / checkpoint.LAST)
+                write_metrics(result.history, out / "metrics.csv")
+                board.add(row)
+            distributed.barrier(ctx)
 
     if ctx.enabled:
         say(f"{ctx.world_size} processes agree: largest parameter difference from rank 0 is "
@@ -316,10 +335,48 @@ def fit(model: nn.Module, data: Data, cfg: TrainConfig, out: str | Path, *, spec
         from . import plots
 
         plots.curves(result.history, out / "curves.png", title=f"{spec_name} on {data.name}")
+    if board is not None:
+        board.close()
     distributed.barrier(ctx)  # a process that leaves the group while another still works aborts it
-    del model_run  # DDP's reducer holds gloo work objects: release them before the group goes
+    stepper.model = None  # DDP's reducer holds gloo work objects: release them before the group goes
     distributed.teardown(ctx)
     return result
+
+
+@contextlib.contextmanager
+def _anomaly_mode(on: bool):
+    """--detect-anomaly: autograd checks every backward op for NaN and names the forward op behind it."""
+    if not on:
+        yield
+        return
+    try:
+        with torch.autograd.detect_anomaly(check_nan=True):
+            yield
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise step.Diverged(f"--detect-anomaly: {first}",
+                            help="the warning above shows the forward call that produced it") from None
+
+
+@contextlib.contextmanager
+def _say_what_is_kept(out: Path, result: Result):
+    """A diverged run ends with its last good checkpoint in place: say which one."""
+    try:
+        yield
+    except step.Diverged as exc:
+        kept = (f"{out / checkpoint.LAST} and {checkpoint.BEST} keep epoch {result.history[-1]['epoch']} "
+                f"(best: epoch {result.best_epoch})" if result.history else "no checkpoint was written")
+        raise step.Diverged(f"{exc}; {kept}", help=exc.help) from None
+
+
+def _refuse_non_finite(weights: dict, epoch: int, lr: float) -> None:
+    """Never write NaN or infinite weights: a finite loss does not prove finite parameters and statistics."""
+    for part, tensors in weights.items():
+        for name, t in tensors.items():
+            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                raise step.Diverged(f"{'the EMA of ' if part == 'ema' else ''}{name} holds NaN or infinite values "
+                                    f"after epoch {epoch + 1} (learning rate {lr:g}); stopped before saving them",
+                                    help=f"lower --lr (try {lr / 10:g}), or add --clip-grad 1.0")
 
 
 def _criterion(cfg: TrainConfig) -> Callable:
@@ -338,10 +395,15 @@ def _save_weights(model: nn.Module, path: Path) -> None:
 
 
 def summary_line(row: dict, epochs: int, best: bool = False) -> str:
+    """One line per epoch; the epoch's time is split into waiting for data and the rest (compute),
+    and a run that waited longer than it computed is called data-bound."""
     width = len(str(epochs))
+    wait = row.get("data_seconds", 0.0)
+    compute = max(row["seconds"] - wait, 0.0)
     return (f"epoch {row['epoch']:>{width}}/{epochs}  train loss {row['train_loss']:.4f} acc {100 * row['train_acc']:6.2f}%"
             f"  val loss {row['val_loss']:.4f} acc {100 * row['val_acc']:6.2f}%  lr {row['lr']:.2e}"
-            f"  {row['images_per_s']:,.0f} img/s  {row['seconds']:.1f}s" + ("  *" if best else ""))
+            f"  {row['images_per_s']:,.0f} img/s  {row['seconds']:.1f}s (data {wait:.1f}s, compute {compute:.1f}s)"
+            + ("  data-bound" if wait > compute else "") + ("  *" if best else ""))
 
 
 def write_metrics(history: list[dict], path: Path) -> None:
