@@ -18,8 +18,9 @@ __version__ = "0.1.0"
 from .diagnostics import Diagnostic, SpecError
 from .frontend import format, load, parse
 from .ir import Network
+from .limits import Limits
 
-__all__ = ["Diagnostic", "Network", "SpecError", "build", "format", "load", "parse", "__version__"]
+__all__ = ["Diagnostic", "Limits", "Network", "SpecError", "build", "format", "load", "parse", "__version__"]
 
 
 def build(spec: Any, backend: str = "torch", **options: Any) -> Any:

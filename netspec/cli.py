@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from .diagnostics import EXIT_RUNTIME, EXIT_SPEC_ERROR, SpecError
+from .diagnostics import EXIT_RUNTIME, EXIT_SPEC_ERROR, ResourceError, SpecError
 
 # Order is the order of `netspec --help`.
 COMMANDS = ("fmt", "summary", "lint", "diff", "graph", "report", "zoo", "compile", "bench", "export", "train", "eval",
@@ -35,12 +35,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .limits import from_args, using
+
     args = build_parser().parse_args(argv)
     try:
-        return int(args.run(args) or 0)
+        with using(from_args(args)):
+            return int(args.run(args) or 0)
     except SpecError as err:
         print(err.render(), file=sys.stderr)
         return EXIT_SPEC_ERROR
+    except ResourceError as err:  # weights or a checkpoint that cannot be used (backends.torch.WeightsError)
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_RUNTIME
     except FileNotFoundError as err:
         print(f"error: {err.filename or err}: no such file", file=sys.stderr)
         return EXIT_RUNTIME

@@ -86,6 +86,13 @@ class SpecError(Exception):
         return "\n".join(d.render(self.sources) for d in self.diagnostics)
 
 
+class ResourceError(Exception):
+    """A file a command needs (weights, a checkpoint) is missing, unreadable or not what it claims:
+    exit status 3, the message in plain words, never a traceback. Backends subclass it."""
+
+    exit_code = EXIT_RUNTIME
+
+
 def error(message: str, span: Span | None = None, *, code: str = "error", help: str | None = None,
           labels: Iterable[Label] = (), notes: Iterable[str] = ()) -> SpecError:
     """Shorthand for raising a single located error: `raise error("...", span)`."""

@@ -167,7 +167,7 @@ def evaluate(expr: syntax.Expr, env: Mapping[str, Value], filename: str) -> Valu
             args = [number(v, a, env, filename) for v, a in zip(values, expr.args)]
         try:
             return _in_range(fn(*args), expr.loc, filename)
-        except (TypeError, ValueError, OverflowError) as exc:
+        except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:  # divisible(x, 0)
             raise error(f"`{expr.fn}` cannot take these arguments: {exc}", span_of(expr.loc, filename),
                         code="value") from None
     raise TypeError(f"not an expression: {expr!r}")
@@ -255,6 +255,8 @@ def describe(value: Value) -> str:
         return "[" + ", ".join(describe(v) for v in value) + "]"
     if isinstance(value, tuple):
         return "x".join(str(v) for v in value)
+    if isinstance(value, syntax.Body):
+        return "a list of layers"
     return repr(value) if isinstance(value, str) else str(value)
 
 

@@ -48,6 +48,16 @@ class Step:
     side: str | None = None  # the side output this step computes (skipped at inference)
 
 
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """Where one IR node landed in the graph: the value it read, the value it made, its steps."""
+
+    input: int
+    output: int
+    start: int  # the node's steps are steps[start:stop]
+    stop: int
+
+
 @dataclass
 class Graph:
     input: int
@@ -55,6 +65,7 @@ class Graph:
     values: list[Value] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     sides: dict[str, int] = field(default_factory=dict)  # side output name -> value
+    bounds: dict[str, Bounds] = field(default_factory=dict)  # node path -> its place (a backend's scopes)
 
     def shape(self, value: int) -> tuple:
         return self.values[value].shape
@@ -93,6 +104,18 @@ class _Lowering:
         return out
 
     def node(self, node: ir.NodeBase, x: int) -> int:
+        return self._bounded(self._node, node, x)
+
+    def seq(self, node: ir.Seq, x: int) -> int:  # bodies, branches and dense layers come through here
+        return self._bounded(self._seq, node, x)
+
+    def _bounded(self, lower_fn, node: ir.NodeBase, x: int) -> int:
+        start = len(self.graph.steps)
+        out = lower_fn(node, x)
+        self.graph.bounds[node.path] = Bounds(x, out, start, len(self.graph.steps))
+        return out
+
+    def _node(self, node: ir.NodeBase, x: int) -> int:
         handler = _COMPOSITES.get(node.kind)
         if handler is not None:
             return handler(self, node, x)
@@ -106,7 +129,7 @@ class _Lowering:
             return self.emit("concat" if node.mode == "concat" else "add", node, (x, *refs))
         return self.emit("layer", node, (x,))
 
-    def seq(self, node: ir.Seq, x: int) -> int:
+    def _seq(self, node: ir.Seq, x: int) -> int:
         for child in node.children:
             x = self.node(child, x)
         return x
@@ -169,7 +192,7 @@ class _Lowering:
 
 
 _COMPOSITES = {
-    "seq": _Lowering.seq, "residual": _Lowering.residual, "concat": _Lowering.concat,
+    "seq": _Lowering._seq, "residual": _Lowering.residual, "concat": _Lowering.concat,
     "fused_concat": _Lowering.fused_concat, "dense": _Lowering.dense, "buffered_dense": _Lowering.buffered_dense,
     "gate": _Lowering.gate, "side": _Lowering.side_output,
 }
@@ -194,4 +217,4 @@ def aliases_input(node: ir.NodeBase) -> bool:
     return info is not None and info.alias
 
 
-__all__ = ["Graph", "Step", "Value", "aliases_input", "lower"]
+__all__ = ["Bounds", "Graph", "Step", "Value", "aliases_input", "lower"]

@@ -11,11 +11,12 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import syntax
 from .diagnostics import Diagnostic, SpecError, Span
+from .limits import current, too_deep_for_python
 
 
 @lru_cache(maxsize=1)
@@ -33,12 +34,15 @@ def parse_tree(text: str, filename: str = "<string>") -> syntax.SpecFile:
         tree = _lark().parse(text, on_error=None)
     except UnexpectedInput as exc:
         raise SpecError(_syntax_errors(exc, text, filename), {filename: text}) from None
+    _check_size(tree, text, filename)  # before the Transformer, which recurses once per tree level
     try:
         statements = ToAst().transform(tree)
     except VisitError as exc:  # a ValueError from a literal: report it where it stands
         if isinstance(exc.orig_exc, SpecError):
             raise exc.orig_exc from None
         raise
+    except RecursionError:  # only with a --max-depth raised far past its default
+        raise SpecError(too_deep_for_python(_span(filename, 1, 1)).diagnostics, {filename: text}) from None
     lines = text.split("\n")
     comments = tuple(syntax.Comment(lines[line - 1][column - 1:].rstrip(), line, column)
                      for line, column in comment_starts)
@@ -355,6 +359,54 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Diagno
                  "conv{k}-{c}/{s}; or give it as kernel=: conv-64(kernel=k)")
     return Diagnostic(f"unexpected `{value[:40]}`: expected {_describe_expected(expected)}", span,
                       code="syntax", help=help_)
+
+
+# ---------------------------------------------------------------- nesting and expression size
+
+# what counts as one level of nesting (Limits.max_depth): bracketed bodies, and operators
+_NESTING = frozenset({"repeat", "group", "concat", "residual", "dense", "gate", "side", "seq_value", "block_def",
+                      "binop", "neg", "call"})
+# what counts towards the size of one expression (Limits.max_expression)
+_EXPRESSION = frozenset({"binop", "neg", "call", "int", "float", "shape", "name", "string"})
+_TREE_LEVELS_PER_LEVEL = 6  # `after=[...]` nests arg -> seq_value -> body -> layer -> args -> arg
+
+
+def _check_size(tree: Tree, text: str, filename: str) -> None:
+    """Refuse a tree nested deeper, or an expression larger, than the limits, walking it without recursion.
+
+    Every later stage (this module's Transformer, the elaborator, the formatter, the analysis)
+    recurses once or more per level, so the bound here is what keeps Python's recursion limit
+    out of reach, and the expression bound keeps an expression evaluated once per layer cheap.
+    """
+    limits = current()
+    max_tree = limits.max_depth * _TREE_LEVELS_PER_LEVEL
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Tree, int, int, Tree | None]] = [(tree, 0, 0, None)]
+    while stack:
+        node, level, height, expr_root = stack.pop()
+        if node.data in _NESTING:
+            level += 1
+        if level > limits.max_depth or height > max_tree:
+            raise SpecError(limits.refuse("max_depth", f"the spec nests more than {limits.max_depth} levels deep",
+                                          _meta_span(node, filename)).diagnostics, {filename: text})
+        if node.data in _EXPRESSION:
+            expr_root = expr_root or node
+            n = sizes[id(expr_root)] = sizes.get(id(expr_root), 0) + 1
+            if n > limits.max_expression:
+                raise SpecError(limits.refuse(
+                    "max_expression", f"an expression of more than {limits.max_expression:,} terms",
+                    _meta_span(expr_root, filename)).diagnostics, {filename: text})
+        else:
+            expr_root = None
+        stack.extend((child, level, height + 1, expr_root) for child in node.children if isinstance(child, Tree))
+
+
+def _meta_span(node: Tree, filename: str) -> Span:
+    meta = node.meta
+    if getattr(meta, "empty", True):
+        return _span(filename, 1, 1)
+    return Span.model_construct(file=filename, line=meta.line, column=meta.column, end_line=meta.line,
+                                end_column=meta.end_column if meta.end_line == meta.line else meta.column + 1)
 
 
 MAX_ERRORS = 20  # errors reported from one file in one run

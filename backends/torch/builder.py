@@ -20,10 +20,12 @@ import torch
 from torch import nn
 
 from netspec import ir
-from netspec.lower import Graph
+from netspec.lower import Bounds, Graph, lower
+
 from .lowering import has_module, is_leaf, module_call
 from .modules import Block, LayerScale, Network
-from .program import Bounds, InPlace, Scope, block_program, check_supported, instructions, lower_with_bounds
+from .program import InPlace, Scope, block_program, check_supported, instructions
+
 
 def relative_name(scope: str, path: str) -> str:
     """A node's module name inside its enclosing scope; "" when it adds no scope component."""
@@ -127,7 +129,8 @@ class Layout:
 def layout(network: ir.Network) -> Layout:
     """The module tree for `network`, parameters on the meta device (no memory, no init yet), and its graph."""
     check_supported(network)
-    graph, bounds = lower_with_bounds(network)
+    graph = lower(network)
+    bounds = graph.bounds
     inplace = InPlace(graph)
     activations = frozenset(s.node.path for i, s in enumerate(graph.steps) if inplace.activation(i))
     with torch.device("meta"):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from netspec import ir
-from netspec.lower import Graph, Step, _Lowering, aliases_input
+from netspec.lower import Bounds, Graph, Step, aliases_input
 
 from .lowering import has_module, is_leaf, lowering_for, module_call
 
@@ -42,42 +42,6 @@ class Instr(NamedTuple):
     arg: object = None  # LAYER: F.pad before the call; ADD: in place; MUL: broadcast a vector; SLICE: (start, stop);
     #                     BUFFER: (channels, the value whose batch/spatial size and layout it takes)
     into: tuple[int, int] | None = None  # (buffer value, channel offset) the output is also written to
-
-
-@dataclass(frozen=True)
-class Bounds:
-    input: int
-    output: int
-    start: int  # the node's steps are steps[start:stop]
-    stop: int
-
-
-class ScopedLowering(_Lowering):
-    """lower(), recording each node's input and output value and its range of steps."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.bounds: dict[str, Bounds] = {}
-
-    def _record(self, lower_fn, node: ir.NodeBase, x: int) -> int:
-        start = len(self.graph.steps)
-        out = lower_fn(node, x)
-        self.bounds[node.path] = Bounds(x, out, start, len(self.graph.steps))
-        return out
-
-    def node(self, node, x):
-        return self._record(super().node, node, x)
-
-    def seq(self, node, x):  # bodies, branches and dense layers are lowered through seq, not node
-        return self._record(super().seq, node, x)
-
-
-def lower_with_bounds(network: ir.Network) -> tuple[Graph, dict[str, Bounds]]:
-    low = ScopedLowering()
-    x = low.value(network.body.in_shape)
-    low.graph.input = x
-    low.graph.output = low.node(network.body, x)
-    return low.graph, low.bounds
 
 
 class InPlace:

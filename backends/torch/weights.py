@@ -24,6 +24,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from netspec.diagnostics import ResourceError
 from netspec.files import atomic_path
 
 OPTIONAL = ("num_batches_tracked",)  # BN step counters: absent from many checkpoints, never shape-checked
@@ -31,8 +32,9 @@ HASH_KEY = "netspec.spec_hash"
 NAME_KEY = "netspec.network"
 
 
-class WeightsError(Exception):
-    """Weights that cannot go into this model; the message says why in plain words."""
+class WeightsError(ResourceError):
+    """Weights that cannot go into this model, or a file that holds none; the message says why in plain
+    words (exit status 3 from every command)."""
 
 
 @dataclass
@@ -168,9 +170,12 @@ def read_state(source: Any) -> tuple[dict[str, torch.Tensor], dict[str, str], st
     if path.suffix == ".safetensors":
         from safetensors import safe_open
 
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            state = {k: f.get_tensor(k) for k in f.keys()}
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
+                state = {k: f.get_tensor(k) for k in f.keys()}
+        except Exception as exc:  # SafetensorError, or OSError: a truncated or corrupt file
+            raise WeightsError(f"{path} is not a readable .safetensors file: {exc}".splitlines()[0]) from None
         return state, meta, str(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
@@ -181,7 +186,33 @@ def read_state(source: Any) -> tuple[dict[str, torch.Tensor], dict[str, str], st
             obj = obj[key]
     if not isinstance(obj, Mapping):
         raise WeightsError(f"{path} holds a {type(obj).__name__}, not a state_dict")
-    return dict(obj), {}, str(path)
+    return tensors(obj, str(path)), {}, str(path)
+
+
+def tensors(state: Mapping, source: str) -> dict[str, torch.Tensor]:
+    """`state` as a state_dict, or a WeightsError naming the first entry that is not a named tensor
+    (a forged file's `{"format": ...}` must not reach the structural match as if it were one)."""
+    for key, value in state.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise WeightsError(f"{source} is not a state_dict: its entry {str(key)[:60]!r} is a "
+                               f"{type(value).__name__}, not a tensor")
+    return dict(state)
+
+
+def load_exact(model: nn.Module, state: Mapping, source: str) -> None:
+    """Load a state_dict saved from this very architecture (a checkpoint's `model`), or say what differs."""
+    state = tensors(state, source)
+    own = model.state_dict()
+    missing = [k for k in own if k not in state and k.rpartition(".")[2] not in OPTIONAL]
+    unexpected = [k for k in state if k not in own]
+    wrong = [f"{k} {list(state[k].shape)} (the model's is {list(own[k].shape)})" for k in own
+             if k in state and state[k].shape != own[k].shape]
+    if missing or unexpected or wrong:
+        lines = ([f"missing: {', '.join(missing[:8])}"] if missing else []) + \
+                ([f"unexpected: {', '.join(unexpected[:8])}"] if unexpected else []) + \
+                ([f"wrong shape: {'; '.join(wrong[:8])}"] if wrong else [])
+        raise WeightsError(f"the weights in {source} do not fit this network:\n  " + "\n  ".join(lines))
+    model.load_state_dict(state, strict=False)
 
 
 def load_weights(model: nn.Module, state_dict_or_path: Any, strict: bool = True) -> LoadReport:

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 from . import receptive
 from .diff import ADDED, CHANGED, MARKS, MOVED, REMOVED, RENAMED, SAME, Change, Delta, NetworkDiff, node_figures
-from .notation import arg_text, block_call, describe, shape_str
+from .notation import arg_text, block_call, shape_str
 from .report import _bytes, _field, human
 
 JSON_VERSION = 1

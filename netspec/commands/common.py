@@ -74,7 +74,11 @@ def whole_number(minimum: int):
 
 
 def add_spec_options(parser, input_help: str = "analyse for this input shape instead of the spec's") -> None:
-    """--set and --input, which every command that elaborates a spec accepts; --set lands in args.params."""
+    """--set and --input, which every command that elaborates a spec accepts; --set lands in args.params.
+    With them the limits for untrusted specs (netspec.limits: --import-path, --max-layers, ...)."""
+    from ..limits import add_options
+
+    add_options(parser)
     parser.add_argument("--set", dest="params", metavar="NAME=VALUE", action="append", type=assignment,
                         default=[], help="override a network parameter (repeatable): --set num_classes=10")
     parser.add_argument("--input", metavar="CxHxW", default=None, help=f"{input_help} (e.g. 3x224x224)")

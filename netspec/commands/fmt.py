@@ -17,6 +17,9 @@ def add_parser(sub) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help=".net files or folders")
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is not formatted")
     p.add_argument("--diff", action="store_true", help="print what would change, change nothing")
+    from ..limits import add_options
+
+    add_options(p)
     p.set_defaults(run=run)
 
 

@@ -31,6 +31,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--disable", action="append", default=[], metavar="ID",
                    help="switch a design lint off (repeatable, or comma-separated)")
     p.add_argument("--list", action="store_true", help="list the design lints and exit")
+    from ..limits import add_options
+
+    add_options(p)
     p.set_defaults(run=run)
 
 

@@ -13,7 +13,7 @@ from ..expr import ListValue, describe, evaluate, span_of, truth
 from ..shapes import Sym, shape_text
 from .layers import feature_map
 from .scope import Nodes, Scope, Shape, dims, seq
-from .values import as_int, as_word
+from .values import as_int, as_word, value
 
 _RESIDUAL_SHORTCUTS = ("auto", "identity", "project", "pad")
 
@@ -24,12 +24,18 @@ def repeat(el, item: syntax.Repeat, shape, scope: Scope, label, followed_by_bn, 
     if label is not None:
         raise error("label the layers inside a repeat, or put the repeat in a labelled group: "
                     "stage1: { [block]x3 }", span_of(item.loc, scope.filename), code="syntax")
+    where = span_of(item.loc, scope.filename)
+    budget = el.budget
+    budget.repeat(times, budget.bound(item.body.items, el.blocks), where)
     nodes = Nodes()
     copies = set()
-    for _ in range(times):
+    for i in range(times):
+        before = budget.layers
         new, shape = el.body(item.body.items, shape, scope)
         copies.add(tuple(n.kind for top in new for n in ir.walk(top)))
         nodes.append_all(new)
+        if i == 0:  # the first pass shows what each costs: refuse the rest before unrolling it
+            budget.will_add((times - 1) * (budget.layers - before), where)
     # N copies of one body, unless an `if` in it chose differently in some copy (`in` changes from one
     # to the next): then the copies are not alike, and the graph must not draw them as one box
     if len(copies) <= 1:
@@ -100,7 +106,7 @@ def residual(el, item: syntax.ResidualBlock, shape, scope: Scope, label, followe
         if arg.name not in (None, "shortcut"):
             raise error(f"`residual` has no argument `{arg.name}`", span_of(arg.loc, scope.filename),
                         code="arguments", help="residual(shortcut=auto|identity|project|pad)")
-        mode = as_word(evaluate(arg.value, scope.env, scope.filename), arg.loc, scope, "shortcut",
+        mode = as_word(value(arg.value, scope.env, scope.filename), arg.loc, scope, "shortcut",
                             _RESIDUAL_SHORTCUTS)
     name, label = scope.name_for(label, "residual", item.loc)
     node_scope = scope.child(name)
@@ -127,6 +133,7 @@ def residual(el, item: syntax.ResidualBlock, shape, scope: Scope, label, followe
                         f"gives {shape_text(out)}, and the shortcut is the identity", where,
                         code="shape-mismatch", help="use shortcut=project (a 1x1 conv + bn) or shortcut=pad")
         shortcut = make_shortcut(mode, shape, out, short_scope, where)
+        el.budget.add(shortcut.children, where)
         kind = "pad" if mode == "pad" else "project"
     return [ir.Residual.model_construct(path=node_scope.path, label=label, span=where, in_shape=dims(shape),
                                         out_shape=dims(out), body=body, shortcut=shortcut,
@@ -178,12 +185,15 @@ def dense(el, item: syntax.DenseBlock, shape, scope: Scope, label, followed_by_b
         if arg.name not in (None, "layers"):
             raise error(f"`dense` has no argument `{arg.name}`", span_of(arg.loc, scope.filename),
                         code="arguments", help="dense(N) { ... } repeats its body N times")
-        count = as_int(evaluate(arg.value, scope.env, scope.filename), arg.value, scope,
+        count = as_int(value(arg.value, scope.env, scope.filename), arg.loc, scope,
                             "the number of dense layers")
     if count is not None and len(item.bodies) > 1:
         raise error("dense(N) takes one layer body; without N, write each layer: dense { a | b }", where,
                     code="arguments")
+    if count is not None:
+        el.budget.count(count, where, "a dense count of")
     bodies = item.bodies * count if count is not None else item.bodies
+    el.budget.will_add(sum(el.budget.bound(b.items, el.blocks) for b in bodies), where)
     feature_map(shape, "conv", where)
     name, label = scope.name_for(label, "dense", item.loc)
     node_scope = scope.child(name)

@@ -167,6 +167,7 @@ def builtin(el, op: Op, kernel, bound, item: syntax.Layer, shape, scope: Scope, 
     args = Args(op, kernel, bound, item, shape, scope, el.constraints, followed_by_bn)
     main, out = op.build(args)
     nodes = main if isinstance(main, list) else [main]
+    el.budget.add(nodes, where)
     # the label names the op's own node (conv, fc); one it adds before it (fc's flatten) is named by kind
     named = []
     for node in nodes:

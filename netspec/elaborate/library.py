@@ -1,4 +1,5 @@
-"""Imports: `import "lib/resnet_blocks.net"` resolved beside the spec or in the zoo, each file parsed once."""
+"""Imports: `import "lib/resnet_blocks.net"` resolved beside the spec or in the zoo (or a folder named
+with --import-path), never outside them (netspec.sources.find_import), each file parsed once."""
 
 from __future__ import annotations
 
@@ -8,30 +9,29 @@ from pathlib import Path
 from .. import syntax
 from ..diagnostics import Diagnostic, Label, SpecError, error
 from ..expr import span_of
-from ..sources import read_spec_text, zoo_dir
+from ..limits import current
+from ..sources import find_import, read_spec_text
 from .blocks import define_block
 
 
-def import_file(el, st: syntax.ImportDecl, filename: str) -> None:
+def import_file(el, st: syntax.ImportDecl, filename: str, depth: int = 1) -> None:
     where = span_of(st.loc, filename)
-    base = Path(filename).parent if not filename.startswith("<") else Path.cwd()
-    candidates = [base / st.path, zoo_dir() / st.path]
-    path = next((c for c in candidates if c.is_file()), None)
-    if path is None:
-        raise error(f"cannot find the imported file \"{st.path}\"", where, code="import",
-                    help=f"looked in {base} and in the zoo ({zoo_dir()})")
-    path = path.resolve()
+    limits = current()
+    if depth > limits.max_import_depth:
+        raise limits.refuse("max_import_depth", f"imports are chained more than {limits.max_import_depth} deep",
+                            where, code="import")
+    path = find_import(st.path, filename, where)
     if path in el.imported:
         return
     el.imported.add(path)
     try:
-        text, tree = _parse_library(str(path), path.stat().st_mtime_ns)
+        text, tree = _parse_library(str(path), path.stat().st_mtime_ns, limits)
     except SpecError as exc:
         raise SpecError(exc.diagnostics + (_imported_from(where),), {**exc.sources, **el.sources}) from None
     el.sources[str(path)] = text
     for inner in tree.statements:
         if isinstance(inner, syntax.ImportDecl):
-            import_file(el, inner, str(path))
+            import_file(el, inner, str(path), depth + 1)
         elif isinstance(inner, syntax.BlockDef):
             define_block(el, inner, str(path))
         else:
@@ -41,8 +41,9 @@ def import_file(el, st: syntax.ImportDecl, filename: str) -> None:
 
 
 @lru_cache(maxsize=64)
-def _parse_library(path: str, mtime_ns: int) -> tuple[str, syntax.SpecFile]:
-    """An imported file's text and tree, parsed once per process (`lint specs/` imports lib/ often)."""
+def _parse_library(path: str, mtime_ns: int, limits) -> tuple[str, syntax.SpecFile]:
+    """An imported file's text and tree, parsed once per process (`lint specs/` imports lib/ often);
+    `limits` is part of the key because the parse checks them."""
     from ..parser import parse_tree
 
     text = read_spec_text(Path(path))

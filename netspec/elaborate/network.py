@@ -19,6 +19,8 @@ from ..ops.registry import lookup
 from ..shapes import Constraints, Sym
 from . import composites
 from .blocks import BlockInfo, define_block
+from ..limits import too_deep_for_python
+from .budget import Budget
 from .layers import default, is_bn, layer
 from .library import import_file
 from .scope import Nodes, Scope, Shape, dims, seq
@@ -52,6 +54,7 @@ class Elaborator:
         self.call_stack: list[str] = []
         self.head: syntax.Layer | None = None  # the classifier being elaborated now: it takes no `after` defaults
         self.imported: set[Path] = set()
+        self.budget = Budget()  # the limits in force now (netspec.limits), and what has been spent
         self.errors: list[Diagnostic] = []  # every error found so far: elaboration goes on after one
 
     def recover(self, exc: SpecError) -> None:
@@ -105,6 +108,7 @@ class Elaborator:
 
         env = self.network_params(decl, params, filename)
         in_shape = self.input_shape(input_decl, input_override, filename)
+        self.budget.shape(in_shape, span_of(input_decl.loc, filename) if input_decl else _file_span(filename))
         if not any(not isinstance(i, syntax.Default) for i in body_items):
             where = span_of(tree.statements[-1].loc, filename) if tree.statements else _file_span(filename)
             raise error("the network has no layers", where, code="empty",
@@ -238,7 +242,11 @@ class Elaborator:
             if label is not None:
                 raise error("a layer can have one label", span_of(item.loc, scope.filename), code="syntax")
             return self.element(item.element, shape, scope, item.label, followed_by_bn, tail)
-        return ELEMENTS[type(item)](self, item, shape, scope, label, followed_by_bn, tail)
+        self.budget.enter(span_of(item.loc, scope.filename))  # blocks and after=[...] nest too
+        try:
+            return ELEMENTS[type(item)](self, item, shape, scope, label, followed_by_bn, tail)
+        finally:
+            self.budget.leave()
 
 
 MAX_ERRORS = 20  # errors reported from one file in one run
@@ -303,7 +311,10 @@ def check_library(tree: syntax.SpecFile, *, filename: str, source: str) -> None:
 def elaborate(tree: syntax.SpecFile, *, filename: str, source: str, params: Mapping[str, Any], input) -> ir.Network:
     elab = Elaborator(filename, source)
     try:
-        return elab.network(tree, params, input)
+        try:
+            return elab.network(tree, params, input)
+        except RecursionError:  # only with a --max-depth raised far past its default
+            raise too_deep_for_python(_file_span(filename)) from None
     except SpecError as exc:
         exc.sources = {**elab.sources, **exc.sources}
         raise

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from .. import syntax
 from ..diagnostics import did_you_mean, error
 from ..expr import Symbol, describe, evaluate, number, span_of
@@ -20,6 +22,8 @@ def as_int(value, expr, scope: Scope, what: str, minimum: int = 1) -> int:
     loc = expr.loc if hasattr(expr, "loc") else expr  # an expression, or already a location
     if isinstance(value, Symbol):
         number(value, expr, scope.env, filename)
+    if isinstance(value, float) and not math.isfinite(value):  # from Python (params=...), never the text
+        raise error(f"{what} must be a finite number, got {value}", span_of(loc, filename), code="value")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
         raise error(f"{what} must be a whole number, got {describe(value)}", span_of(loc, filename), code="value")
     value = int(value)
@@ -43,6 +47,8 @@ def as_float(value, loc, scope: Scope, what: str, low: float | None = None, high
         number(value, syntax.Name(value.word, value.loc), scope.env, scope.filename)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise error(f"{what} must be a number, got {describe(value)}", span_of(loc, scope.filename), code="value")
+    if not math.isfinite(value):
+        raise error(f"{what} must be a finite number, got {value}", span_of(loc, scope.filename), code="value")
     if (low is not None and value < low) or (high is not None and value > high):
         bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise error(f"{what} must be {bounds}, got {value}", span_of(loc, scope.filename), code="value")

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 if TYPE_CHECKING:
     from ..analysis.counts import Cost
     from ..analysis.receptive import Field
-    from ..ir import NodeBase
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,7 @@ def evaluate_checkpoint(spec: Any, weights: str | Path, *, data: str | None = No
     state = None
     if weights.suffix != ".safetensors":
         state = checkpoint.load(weights)
+        checkpoint.check_fields(state, weights)
         params = {**state.get("params", {}), **dict(params or {})}
         if input is None and state.get("input_shape"):
             input = "x".join(map(str, state["input_shape"]))  # a run trained with --input
@@ -146,7 +147,9 @@ def evaluate_checkpoint(spec: Any, weights: str | Path, *, data: str | None = No
     check_head(network, ds.num_classes)
     model = netspec.build(network, init="skip")
     if state is not None:
-        model.load_state_dict(checkpoint.deployed(state))
+        from netspec.backends.torch.weights import load_exact
+
+        load_exact(model, checkpoint.deployed(state), str(weights))
     else:
         from netspec.backends.torch import WeightsError, load_weights
 

@@ -74,3 +74,21 @@ def deployed(state: dict[str, Any]) -> dict[str, torch.Tensor]:
     if not ema:
         return state["model"]
     return {k[len("module."):]: v for k, v in ema.items() if k.startswith("module.")}
+
+
+# what `train` writes in every checkpoint, with the type it reads back
+_FIELDS = {"model": dict, "optimizer": dict, "rng": dict, "epoch": int, "history": list, "data": str,
+           "normalize": dict}
+
+
+def check_fields(state: dict[str, Any], path: str | Path) -> None:
+    """Before resuming or evaluating: a checkpoint that claims the format but lacks a field (or holds
+    the wrong kind of value in one) is a WeightsError that names it, not a KeyError later."""
+    from ..weights import WeightsError, tensors
+
+    for key, kind in _FIELDS.items():
+        if not isinstance(state.get(key), kind):
+            got = "nothing" if key not in state else f"a {type(state[key]).__name__}"
+            raise WeightsError(f"{path} is not a complete netspec checkpoint: `{key}` holds {got}, "
+                               f"not a {kind.__name__}")
+    tensors(state["model"], f"{path} (its model)")

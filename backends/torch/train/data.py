@@ -24,9 +24,13 @@ import gzip
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from . import stream
 
 HELD_OUT = 0.2  # fraction of a source without its own test split kept for validation
 SPLIT_SEED = 0  # the held-out split never moves with --seed: runs with different seeds compare on the same images
@@ -85,8 +89,8 @@ class StreamData:
 
     name: str  # "folder:/data/imagenet", "shards:/data/in1k/{000000..000127}.tar"
     kind: str  # folder | shards
-    train: "stream.Subset"
-    val: "stream.Subset"
+    train: stream.Subset
+    val: stream.Subset
     classes: list[str]
     input_shape: tuple[int, int, int]
     mean: list[float] = field(default_factory=list)

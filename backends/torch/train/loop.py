@@ -30,6 +30,7 @@ from torch import nn
 
 from . import checkpoint, distributed, finetune, logs, step
 from .config import TrainConfig, parse_augment
+from ..weights import load_exact
 from .data import Data, StreamData
 from .feed import epoch_generator, make_feed  # noqa: F401  (epoch_generator: part of this module's API)
 from .step import Stepper
@@ -227,7 +228,8 @@ def fit(model: nn.Module, data: Data | StreamData, cfg: TrainConfig, out: str | 
             tmp.unlink(missing_ok=True)
     if resume:
         state = checkpoint.load(out / checkpoint.LAST, spec_hash or None)
-        base.load_state_dict(state["model"])
+        checkpoint.check_fields(state, out / checkpoint.LAST)
+        load_exact(base, state["model"], str(out / checkpoint.LAST))
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state.get("scheduler") is not None:
             scheduler.load_state_dict(state["scheduler"])
