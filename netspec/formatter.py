@@ -191,7 +191,7 @@ class _Printer:
         if isinstance(item, syntax.Group):
             return "", (item.body,)
         if isinstance(item, syntax.ConcatBlock):
-            return "concat", item.branches
+            return ("split" if item.split else "concat"), item.branches
         if isinstance(item, syntax.ResidualBlock):
             head = "residual" + (self.args(item.args) if item.args is not None else "")
             return head, (item.body,) if item.shortcut is None else (item.body, item.shortcut)

@@ -267,7 +267,14 @@ def layers(node: NodeBase) -> Iterator[NodeBase]:
 
 from .ops import registry as _registry  # noqa: E402
 from .ops.activation import Activation, ActivationFn  # noqa: E402
+from .ops.channels import ChannelSlice  # noqa: E402
+from .ops.crop import Crop  # noqa: E402
 from .ops.conv import Conv, FoldedConv, FusedConv  # noqa: E402
+from .ops.deconv import Deconv  # noqa: E402
+from .ops.drop_path import DropPath  # noqa: E402
+from .ops.layer_scale import LayerScale  # noqa: E402
+from .ops.layernorm import LayerNorm  # noqa: E402
+from .ops.shuffle import ChannelShuffle  # noqa: E402
 from .ops.linear import FoldedLinear, Linear  # noqa: E402
 from .ops.misc import ChannelPad, Dropout, Flatten, Upsample  # noqa: E402
 from .ops.norm import LRN, BatchNorm  # noqa: E402

@@ -183,6 +183,9 @@ class ToAst(Transformer):
     def concat(self, meta, items):
         return syntax.ConcatBlock(tuple(b for b in items if isinstance(b, syntax.Body)), _loc(meta))
 
+    def split(self, meta, items):
+        return syntax.ConcatBlock(tuple(b for b in items if isinstance(b, syntax.Body)), _loc(meta), split=True)
+
     def residual(self, meta, items):
         args = None
         if items and isinstance(items[0], tuple) and items[0][0] == "args":
@@ -283,9 +286,9 @@ _GROUPS = (
     ({"NETWORK", "INPUT", "BLOCK", "IMPORT"}, "a statement (network, input, block, import, meta, expect, lint off)",
      {"NETWORK", "INPUT", "META", "IMPORT", "EXPECT", "LINT", "BLOCK"}),
     ({"NAME", "LSQB", "LBRACE", "RESIDUAL"},
-     "a layer, a block, `[` (a repeat), `{` (a group), a composite (concat, residual, dense, gate, side, if, for), "
+     "a layer, a block, `[` (a repeat), `{` (a group), a composite (concat, split, residual, dense, gate, side, if, for), "
      "`@name` or `default`",
-     {"NAME", "SOFTMAX", "KERNEL_NAME", "LSQB", "LBRACE", "CONCAT", "CONCAT_KW", "ADD_KW", "RESIDUAL", "DENSE", "GATE",
+     {"NAME", "SOFTMAX", "KERNEL_NAME", "LSQB", "LBRACE", "CONCAT", "SPLIT", "CONCAT_KW", "ADD_KW", "RESIDUAL", "DENSE", "GATE",
       "SIDE", "IF", "FOR", "REF", "DEFAULT"}),
     ({"INT", "NAME", "LPAR"}, "an expression (a number, a name, `(`, `-`, `not`, `[`)",
      {"INT", "FLOAT", "SHAPE", "NAME", "STRING", "LPAR", "MINUS", "ADD_OP", "NOT", "LSQB"}),

@@ -143,6 +143,7 @@ class Labelled:
 class ConcatBlock:
     branches: tuple["Body", ...]
     loc: Loc
+    split: bool = False  # `split { ... }`: each branch reads its equal share of the channels
 
 
 @dataclass(frozen=True)

@@ -186,7 +186,7 @@ def test_kernel_expression_with_a_space_says_so():
     assert "dwconv{k}/{s}" in found[0].help
 
 
-@pytest.mark.parametrize("written, wrong", [("deconv2-8/2", "dwconv-8"), ("upconv2-8/2", "conv-8"),
+@pytest.mark.parametrize("written, wrong", [("deconvv2-8/2", "dwconv-8"), ("upconvv2-8/2", "conv-8"),
                                             ("dwconv3-8", None), ("convv3-8/2(bias=false)", None),
                                             ("maxpol3/2", None), ("bottlenek(8)", None)])
 def test_a_suggestion_is_accepted_where_it_would_stand(written, wrong):

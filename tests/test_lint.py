@@ -356,6 +356,10 @@ SE = "gate { gap fc-{in // 4} relu fc-{in} hardsigmoid }"
     # the same block written flat, in groups, and as a block: the dataflow is the same
     ("flat", "conv3-16 bn relu dwconv3 bn relu conv1-16 bn conv1-64 bn relu gap fc-10\n"),
     ("nested", "conv3-16 bn relu { { dwconv3 bn relu } { conv1-16 bn } } { conv1-64 bn relu } gap fc-10\n"),
+    # ConvNeXt: the 2x2/2 downsampling conv straight into the next block's 7x7 depthwise conv, and a
+    # layer norm (a per-pixel division: not affine) between the stem and the first block
+    ("convnext", "conv4-16/4 layernorm residual { dwconv7 layernorm conv1-64 gelu conv1-16 } "
+                 "layernorm conv2-32/2 residual { dwconv7 layernorm conv1-128 gelu conv1-32 } gap fc-10\n"),
 ])
 def test_a_linear_bottleneck_then_an_expansion_is_not_flagged(name, text):
     assert missing_pairs(f"network {name}\ninput 3x64x64\n{text}") == []
@@ -368,6 +372,7 @@ def test_a_linear_bottleneck_then_an_expansion_is_not_flagged(name, text):
     "{ { { conv3-16 } bn } } conv3-16 relu gap fc-10",  # out of a deep nesting
     "conv3-16 bn [conv3-16 bn relu]x1 gap fc-10",  # into a repeat
     "conv3-16 if true { dropout(0.1) conv3-16 } relu gap fc-10",  # through an if
+    "conv3-16 drop_path(0.1) layer_scale conv3-16 relu gap fc-10",  # through a drop path and a layer scale
 ])
 def test_a_real_missing_activation_is_flagged_whatever_the_nesting(text):
     assert missing_pairs(f"network t\ninput 16x16x16\n{text}\n") == ["conv3-16"]

@@ -34,8 +34,12 @@ COUNTERPARTS = {
     "mobilenet_v2": ({}, "3x64x64"),
     "squeezenet1_0": ({}, "3x64x64"), "squeezenet1_1": ({}, "3x64x64"),
     "resnext50_32x4d": ({}, "3x64x64"), "resnext101_32x8d": ({}, "3x64x64"), "wide_resnet50_2": ({}, "3x64x64"),
-    "regnet_x_400mf": ({}, "3x64x64"),
+    "regnet_x_400mf": ({}, "3x64x64"), "regnet_y_400mf": ({}, "3x64x64"),
     "mnasnet1_0": ({}, "3x64x64"),
+    "shufflenet_v2_x1_0": ({}, "3x64x64"),
+    "mobilenet_v3_large": ({}, "3x64x64"), "mobilenet_v3_small": ({}, "3x64x64"),
+    "convnext_tiny": ({}, "3x64x64"),
+    "efficientnet_b0": ({}, "3x64x64"), "efficientnet_b3": ({}, "3x64x64"),
 }
 ZOO = {p.stem for p in Path(zoo_dir()).glob("*.net")}
 NAMES = [n for n in COUNTERPARTS if n in ZOO]

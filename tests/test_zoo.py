@@ -85,6 +85,35 @@ NIN_MACS = (conv_macs(3, 96, 11, 54) + 2 * conv_macs(96, 96, 1, 54) + conv_macs(
             + 2 * conv_macs(256, 256, 1, 26) + conv_macs(256, 384, 3, 12) + 2 * conv_macs(384, 384, 1, 12)
             + conv_macs(384, 1000, 3, 5) + 2 * conv_macs(1000, 1000, 1, 5))
 
+def unet(size: int, valid: bool) -> tuple[int, int, int]:
+    """U-Net (Ronneberger et al. 2015, Figure 1): (parameters, MACs, output size) for a size x size input of
+    one channel and 2 classes. Each 3x3 conv takes 2 pixels off the map when unpadded; a 2x2 up-convolution
+    multiplies every input element into a 2x2 window of each of its filters."""
+    params = macs = 0
+    cin = 1
+    for level, c in enumerate((64, 128, 256, 512, 1024)):
+        for _ in range(2):
+            size -= 2 if valid else 0
+            params += conv(cin, c, 3)
+            macs += conv_macs(cin, c, 3, size)
+            cin = c
+        if c != 1024:
+            size //= 2
+    for c in (512, 256, 128, 64):
+        params += cin * c * 4 + c  # the up-convolution
+        macs += size * size * cin * c * 4
+        size *= 2
+        cin = 2 * c  # the (cropped) copy and the up-convolved map
+        for _ in range(2):
+            size -= 2 if valid else 0
+            params += conv(cin, c, 3)
+            macs += conv_macs(cin, c, 3, size)
+            cin = c
+    return params + conv(64, 2, 1), macs + conv_macs(64, 2, 1, size), size
+
+
+UNET, UNET_MACS, UNET_OUT = unet(572, valid=True)
+UNET_SAME, UNET_SAME_MACS, UNET_SAME_OUT = unet(512, valid=False)
 LENET5_MACS = conv_macs(1, 6, 5, 28) + conv_macs(6, 16, 5, 10) + 400 * 120 + 120 * 84 + 84 * 10
 KERAS_MNIST_MACS = (conv_macs(1, 32, 3, 26) + conv_macs(32, 64, 3, 11) + conv_macs(64, 64, 3, 3)
                     + 576 * 64 + 64 * 10)
@@ -135,9 +164,10 @@ class Figure:
 TV = "torchvision meta"
 
 
-def torchvision(params: int, ops: str) -> Figure:
-    """An ImageNet classifier at 224x224 with torchvision's meta["num_params"] and meta["_ops"]."""
-    return Figure(params, ops, "3x224x224", "1000", source=TV)
+def torchvision(params: int, ops: str, input: str = "3x224x224") -> Figure:
+    """An ImageNet classifier (at 224x224 unless its crop differs) with torchvision's meta["num_params"] and
+    meta["_ops"]."""
+    return Figure(params, ops, input, "1000", source=TV)
 
 
 FIGURES: dict[str, Figure] = {
@@ -184,10 +214,26 @@ FIGURES: dict[str, Figure] = {
     "resnext101_32x8d": torchvision(88_791_336, "16.414"),
     "wide_resnet50_2": torchvision(68_883_240, "11.398"),
     "regnet_x_400mf": torchvision(5_495_976, "0.414"),
+    "regnet_y_400mf": torchvision(4_344_144, "0.402"),
     "mnasnet1_0": torchvision(4_383_312, "0.314"),
+    "shufflenet_v2_x1_0": torchvision(2_278_604, "0.14"),
+    "mobilenet_v3_large": torchvision(5_483_032, "0.22"),
+    "mobilenet_v3_small": torchvision(2_542_856, "0.06"),
+    "convnext_tiny": torchvision(28_589_128, "4.456"),
+    "efficientnet_b0": torchvision(5_288_548, "0.39", "3x224x224"),
+    "efficientnet_b1": torchvision(7_794_184, "0.69", "3x240x240"),
+    "efficientnet_b2": torchvision(9_109_994, "1.09", "3x288x288"),
+    "efficientnet_b3": torchvision(12_233_232, "1.83", "3x300x300"),
+    "efficientnet_b4": torchvision(19_341_616, "4.39", "3x380x380"),
+    "efficientnet_b5": torchvision(30_389_784, "10.27", "3x456x456"),
+    "efficientnet_b6": torchvision(43_040_704, "19.07", "3x528x528"),
+    "efficientnet_b7": torchvision(66_347_960, "37.75", "3x600x600"),
     "darknet19": Figure(DARKNET19, DARKNET19_MACS, "3x224x224", "1000", source="Table 6 by hand"),
     "se_resnet50": Figure(25_557_032 + SE_PARAMS, 4_089_184_256 + SE_MACS, "3x224x224", "1000",
                           source="ResNet-50 + SE gates by hand"),
+    "unet": Figure(UNET, UNET_MACS, "1x572x572", f"2x{UNET_OUT}x{UNET_OUT}", source="Figure 1 by hand"),
+    "unet_same": Figure(UNET_SAME, UNET_SAME_MACS, "1x512x512", f"2x{UNET_SAME_OUT}x{UNET_SAME_OUT}",
+                        source="Figure 1 by hand, padded"),
     "keras_mnist": Figure(93_322, KERAS_MNIST_MACS, "1x28x28", "10", source="Keras summary in the seeds"),
     "keras_cats_dogs": Figure(3_453_121, KERAS_CATS_DOGS_MACS, "3x150x150", "1", source="Keras summary"),
 }
@@ -451,17 +497,22 @@ def regnet_stages(depth: int, w_0: float, w_a: float, w_m: float, group_width: i
     return out
 
 
-def test_regnet_x_400mf_stage_table(loaded):
-    net, _ = loaded("regnet_x_400mf")
+@pytest.mark.parametrize("name, parameters, table", [
     # torchvision's regnet_x_400mf: depth 22, w_0 = 24, w_a = 24.48, w_m = 2.54, group width 16
-    table = regnet_stages(22, 24, 24.48, 2.54, 16)
-    assert table == [(32, 1), (64, 2), (160, 7), (400, 12)]
+    ("regnet_x_400mf", (22, 24, 24.48, 2.54, 16), [(32, 1), (64, 2), (160, 7), (400, 12)]),
+    # regnet_y_400mf: depth 16, w_0 = 48, w_a = 27.89, w_m = 2.09, group width 8
+    ("regnet_y_400mf", (16, 48, 27.89, 2.09, 8), [(48, 1), (104, 3), (208, 6), (440, 6)]),
+])
+def test_regnet_stage_table(name, parameters, table, loaded):
+    net, _ = loaded(name)
+    assert regnet_stages(*parameters) == table
+    g = parameters[-1]
     assert node(net, "stem").out_shape == (32, 112, 112)
-    for i, ((width, blocks), size) in enumerate(zip(table, (56, 28, 14, 7)), start=1):
-        stage = node(net, f"trunk_output.block{i}")
-        assert stage.out_shape == (width, size, size)
-        grouped = [n for n in walk(stage) if n.kind == "conv" and n.kernel == (3, 3)]
-        assert len(grouped) == blocks and all(n.groups == width // 16 for n in grouped)
+    # the spec derives its blocks from the same four parameters: one grouped 3x3 conv per block
+    grouped = [n for n in walk(net.body) if n.kind == "conv" and n.kernel == (3, 3) and n.groups > 1]
+    assert [(n.out_channels, n.groups, n.stride[0]) for n in grouped] == [
+        (width, width // g, 2 if i == 0 else 1) for width, blocks in table for i in range(blocks)]
+    assert [n.out_shape[1] for n in grouped if n.stride[0] == 2] == [56, 28, 14, 7]
 
 
 def test_darknet19_table_6(loaded):
@@ -589,11 +640,22 @@ def test_mobilenet_v2_width_rounds_to_multiples_of_8():
     assert all(n.out_channels % 8 == 0 for n in walk(net.body) if n.kind == "conv")
 
 
-@pytest.mark.parametrize("width, params, macs", [(0.5, 2_218_512, "0.104"), (0.75, 3_170_208, "0.215"),
-                                                 (1.3, 6_282_256, "0.526")])
-def test_mnasnet_width_gives_torchvisions_other_mnasnets(width, params, macs):
-    # torchvision's mnasnet0_5, mnasnet0_75, mnasnet1_3 (meta["num_params"], meta["_ops"])
-    a = analyze(netspec.load("mnasnet1_0", params={"width": width}))
+# torchvision's models that a zoo spec gives through its parameters (meta["num_params"], meta["_ops"])
+@pytest.mark.parametrize("spec, overrides, params, macs", [
+    ("mnasnet1_0", {"width": 0.5}, 2_218_512, "0.104"),  # mnasnet0_5
+    ("mnasnet1_0", {"width": 0.75}, 3_170_208, "0.215"),  # mnasnet0_75
+    ("mnasnet1_0", {"width": 1.3}, 6_282_256, "0.526"),  # mnasnet1_3
+    ("shufflenet_v2_x1_0", {"width": 0.5}, 1_366_792, "0.04"),  # shufflenet_v2_x0_5
+    ("shufflenet_v2_x1_0", {"width": 1.5}, 3_503_624, "0.3"),  # shufflenet_v2_x1_5
+    ("shufflenet_v2_x1_0", {"width": 2.0}, 7_393_996, "0.58"),  # shufflenet_v2_x2_0
+    ("convnext_tiny", {"depths": [3, 3, 27, 3], "sd": 0.4}, 50_223_688, "8.684"),  # convnext_small
+    ("convnext_tiny", {"depths": [3, 3, 27, 3], "widths": [128, 256, 512, 1024], "sd": 0.5}, 88_591_464,
+     "15.355"),  # convnext_base
+    ("convnext_tiny", {"depths": [3, 3, 27, 3], "widths": [192, 384, 768, 1536], "sd": 0.5}, 197_767_336,
+     "34.361"),  # convnext_large
+])
+def test_parameters_give_torchvisions_other_sizes(spec, overrides, params, macs):
+    a = analyze(netspec.load(spec, params=overrides))
     assert a.trainable_params == params
     assert matches_published(a.macs, macs)
 

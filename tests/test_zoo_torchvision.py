@@ -46,7 +46,10 @@ CASES = {
         "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
         "densenet121", "densenet169", "densenet201", "densenet161", "mobilenet_v2", "squeezenet1_0",
         "squeezenet1_1", "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2", "regnet_x_400mf",
-        "mnasnet1_0")},
+        "mnasnet1_0", "regnet_y_400mf", "shufflenet_v2_x1_0", "mobilenet_v3_large", "mobilenet_v3_small",
+        *(f"efficientnet_b{i}" for i in range(8)))},
+    "mobilenet_v3_large_0.75": ("mobilenet_v3_large", {"width": 0.75},
+                                lambda: tv.models.mobilenet_v3_large(width_mult=0.75)),
     "googlenet": ("googlenet", {}, lambda: tv.models.googlenet(**AUX)),
     "inception_v3": ("inception_v3", {}, lambda: tv.models.inception_v3(**AUX)),
     "densenet264": ("densenet264", {}, densenet(32, (6, 12, 64, 48), 64)),
@@ -54,6 +57,12 @@ CASES = {
     "resnext101_64x4d": ("resnext101_32x8d", {"groups": 64, "width": 4}, lambda: tv.models.resnext101_64x4d()),
     "mnasnet0_5": ("mnasnet1_0", {"width": 0.5}, lambda: tv.models.mnasnet0_5()),
     "mnasnet1_3": ("mnasnet1_0", {"width": 1.3}, lambda: tv.models.mnasnet1_3()),
+    **{f"shufflenet_v2_x{w}": ("shufflenet_v2_x1_0", {"width": float(w.replace("_", "."))},
+                                (lambda w=w: getattr(tv.models, f"shufflenet_v2_x{w}")())) for w in ("0_5", "1_5", "2_0")},
+    "convnext_tiny": ("convnext_tiny", {}, lambda: tv.models.convnext_tiny()),
+    "convnext_small": ("convnext_tiny", {"depths": [3, 3, 27, 3], "sd": 0.4}, lambda: tv.models.convnext_small()),
+    "convnext_base": ("convnext_tiny", {"depths": [3, 3, 27, 3], "widths": [128, 256, 512, 1024], "sd": 0.5},
+                      lambda: tv.models.convnext_base()),
     "mobilenet_v2_0.5": ("mobilenet_v2", {"width": 0.5}, lambda: tv.models.mobilenet_v2(width_mult=0.5)),
     "densenet121_k12": ("densenet121", {"k": 12}, densenet(12, (6, 12, 24, 16), 24)),
     "resnet18_10": ("resnet18", {"num_classes": 10}, lambda: tv.models.resnet18(num_classes=10)),
@@ -63,12 +72,14 @@ CASES = {
 # torchvision's RegNet blocks define their projection shortcut (`proj`) before the body (`f`);
 # the spec's `residual` puts it after, as ResNet's `downsample` is. The weights still load (the
 # matcher pairs the projections out of order, tests/test_torch_torchvision.py checks the logits).
-DEFINED_FIRST = {"regnet_x_400mf"}
+# torchvision's ConvNeXt blocks hold their layer scale as the block's own parameter, so it comes
+# before the block's layers in the state_dict; the spec's layer_scale layer stands where it acts.
+DEFINED_FIRST = {"regnet_x_400mf", "regnet_y_400mf", "convnext_tiny"}
 
 
 # torchvision computes RegNet's stage table with tensors, which the meta device cannot read
 # back: that model is built on the CPU (5.5 M parameters).
-ON_CPU = {"regnet_x_400mf"}
+ON_CPU = {"regnet_x_400mf", "regnet_y_400mf"}
 
 
 def build_meta(make, device="meta"):
@@ -91,7 +102,20 @@ def tensor_shapes(node) -> list[tuple]:
             out += [(n.num_features,)] * 4  # weight, bias, running_mean, running_var
         elif n.kind == "activation" and n.fn == "prelu":
             out.append((n.num_parameters,))
+        elif n.kind == "deconv":
+            kh, kw = n.kernel
+            out.append((n.in_channels, n.out_channels // n.groups, kh, kw))
+            out += [(n.out_channels,)] if n.bias else []
+        elif n.kind == "layernorm":
+            out += [(n.num_features,)] * 2  # weight, bias
+        elif n.kind == "layer_scale":
+            out.append((n.channels, 1, 1) if len(n.in_shape) == 3 else (n.channels,))
     return out
+
+
+def plain(shape: tuple) -> tuple:
+    """A 1x1 conv's weight as the linear layer's it imports from (ConvNeXt's nn.Linear on channels last)."""
+    return shape[:2] if len(shape) == 4 and shape[2:] == (1, 1) else shape
 
 
 def state_shapes(module) -> list[tuple]:
@@ -107,8 +131,8 @@ def hooked_macs(model, input_shape) -> int:
         if isinstance(module, torch.nn.Conv2d):
             kh, kw = module.kernel_size
             total += output[0].numel() * module.in_channels // module.groups * kh * kw
-        elif isinstance(module, torch.nn.Linear):
-            total += module.in_features * module.out_features
+        elif isinstance(module, torch.nn.Linear):  # once per position: ConvNeXt's run on channels-last maps
+            total += output[0].numel() * module.in_features
 
     hooks = [m.register_forward_hook(count) for m in model.modules()]
     with torch.no_grad():
@@ -135,9 +159,9 @@ def test_same_tensors_in_the_same_order_and_same_macs(case):
         assert ours_main == state_shapes(main)
         for s in sides:
             assert tensor_shapes(s) == state_shapes(getattr(reference, s.output)), s.output
-    elif spec in DEFINED_FIRST:
+    elif spec in DEFINED_FIRST:  # (convnext_small and _base are convnext_tiny's spec)
         # the same tensors, but each projection shortcut comes before its block's body
-        assert sorted(tensor_shapes(net.body)) == sorted(state_shapes(reference))
+        assert sorted(map(plain, tensor_shapes(net.body))) == sorted(map(plain, state_shapes(reference)))
     else:
         assert tensor_shapes(net.body) == state_shapes(reference)
 
@@ -165,3 +189,17 @@ def test_bn_eps_and_ceil_mode_follow_torchvision():
     ceil_ours = [n.ceil_mode for n in walk(net.body) if n.kind == "pool" and n.mode == "max"]
     ceil_theirs = [m.ceil_mode for m in ref.modules() if isinstance(m, torch.nn.MaxPool2d)]
     assert sorted(ceil_ours) == sorted(ceil_theirs) and all(ceil_ours)
+
+
+@pytest.mark.parametrize("name", ["efficientnet_b0", "efficientnet_b4", "efficientnet_b7"])
+def test_stochastic_depth_probabilities_follow_torchvision(name):
+    # torchvision raises p linearly with the block's index over all blocks: its StochasticDepth
+    # modules, in order, against the spec's drop_path layers (its non-residual blocks keep one unused)
+    from torchvision.ops import StochasticDepth
+
+    reference = build_meta(lambda: getattr(tv.models, name)())
+    theirs = [m.p for m in reference.modules() if isinstance(m, StochasticDepth)]
+    blocks = [m for m in reference.features.modules() if type(m).__name__ == "MBConv"]
+    used = [b.stochastic_depth.p for b in blocks if b.use_res_connect]
+    ours = [n.p for n in layers(netspec.load(ZOO / f"{name}.net").body) if n.kind == "drop_path"]
+    assert len(theirs) == len(blocks) and ours == used and max(theirs) < 0.2

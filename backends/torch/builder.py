@@ -23,7 +23,7 @@ from netspec import ir
 from netspec.lower import Bounds, Graph, lower
 
 from .lowering import has_module, is_leaf, module_call
-from .modules import Block, Network
+from .modules import Block, LayerScale, Network
 from .program import InPlace, Scope, block_program, check_supported, instructions
 
 
@@ -169,7 +169,7 @@ def init_weights(model: nn.Module, generator: torch.Generator | None = None, ski
                     nn.init.zeros_(m.bias)
             if skip:
                 continue
-            if isinstance(m, nn.Conv2d):
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu", generator=generator)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
@@ -177,7 +177,10 @@ def init_weights(model: nn.Module, generator: torch.Generator | None = None, ski
                 nn.init.normal_(m.weight, 0, 0.01, generator=generator)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.PReLU):
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, (nn.PReLU, LayerScale)):
                 nn.init.constant_(m.weight, m.init)
         if zero_init_residual and not skip and isinstance(model, Network):
             # Goyal et al. 2017: each residual block starts as the identity.

@@ -42,7 +42,7 @@ from .modules import Block
 from .program import CALL, LAYER
 
 TEMPLATES = Path(__file__).with_name("templates")
-HELPERS = ("ChannelPad", "Merge")  # modules.py classes the generated file defines for itself
+HELPERS = ("ChannelPad", "Merge", "LayerNorm2d", "LayerScale", "DropPath", "ChannelSlice", "Crop")  # modules.py classes the generated file defines for itself
 
 
 # ---------------------------------------------------------------- safe literals and names
@@ -513,7 +513,11 @@ class Writer:
             return "nn.Sequential(OrderedDict([\n" + "\n".join(entries) + "\n]))"
         child = item.inst.cls
         args = [self.value(cls, f"{where}:{p}", loop) for p in child.params]
-        return f"{child.name}({', '.join(args)})"
+        one_line = f"{child.name}({', '.join(args)})"
+        if len(one_line) <= 80:
+            return one_line
+        # a long call (a stage table passed as tuples): one keyword argument a line, as a person writes it
+        return f"{child.name}(\n" + "".join(f"    {p}={a},\n" for p, a in zip(child.params, args)) + ")"
 
     def call_source(self, cls: ClassDef, call: ModuleCall, where: str, loop: str | None) -> str:
         if call.cls.split(".")[-1] in HELPERS:

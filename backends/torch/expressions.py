@@ -14,10 +14,11 @@ from typing import Any
 
 
 def literal(value: Any) -> str:
-    """Python source for a number, bool, short string or tuple of them: repr(), after a type check."""
+    """Python source for a number, bool, short string or tuple of them: repr(), after a type check. A list
+    (a block's stage table: `depths=[3, 3, 9, 3]`) is written as a tuple: a constructor's default stays immutable."""
     if isinstance(value, bool) or value is None or isinstance(value, (int, float, str)):
         return repr(value)
-    if isinstance(value, tuple):
+    if isinstance(value, (tuple, list)):
         return "(" + ", ".join(literal(v) for v in value) + ("," if len(value) == 1 else "") + ")"
     raise TypeError(f"refusing to write a {type(value).__name__} into generated source")
 

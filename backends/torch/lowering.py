@@ -204,6 +204,49 @@ def upsample(node: ir.Upsample) -> ModuleCall:
                                       Arg("mode", node.mode, "nearest")))
 
 
+@register(ir.Deconv, weighted=True)
+def deconv(node: ir.Deconv) -> ModuleCall:
+    return ModuleCall("nn.ConvTranspose2d", (
+        Arg(None, node.in_channels, hint="in_channels"), Arg(None, node.out_channels, hint="out_channels"),
+        Arg("kernel_size", square(node.kernel), hint="kernel_size"),
+        Arg("stride", square(node.stride), 1, "stride"), Arg("padding", square(node.padding), 0, "padding"),
+        Arg("output_padding", square(node.output_padding), 0, "output_padding"),
+        Arg("groups", node.groups, 1, "groups"), Arg("bias", node.bias, True, "bias"),
+        Arg("dilation", square(node.dilation), 1, "dilation")))
+
+
+@register(ir.LayerNorm, weighted=True)
+def layernorm(node: ir.LayerNorm) -> ModuleCall:
+    cls = "nn.LayerNorm" if len(node.in_shape) == 1 else "LayerNorm2d"
+    return ModuleCall(cls, (Arg(None, node.num_features, hint="normalized_shape"), Arg("eps", node.eps, 1e-5, "eps")))
+
+
+@register(ir.LayerScale, weighted=True)
+def layer_scale(node: ir.LayerScale) -> ModuleCall:
+    return ModuleCall("LayerScale", (Arg(None, node.channels, hint="channels"), Arg(None, node.init, hint="init"),
+                                     Arg("vector", len(node.in_shape) == 1, False, "vector")))
+
+
+@register(ir.DropPath, fresh=False)  # the identity at inference
+def drop_path(node: ir.DropPath) -> ModuleCall:
+    return ModuleCall("DropPath", (Arg(None, node.p, hint="p"),))
+
+
+@register(ir.ChannelSlice, fresh=False)  # a view of its input: never overwritten in place
+def channel_slice(node: ir.ChannelSlice) -> ModuleCall:
+    return ModuleCall("ChannelSlice", (Arg(None, node.start, hint="start"), Arg(None, node.stop, hint="stop")))
+
+
+@register(ir.Crop, fresh=False)  # a view of its input
+def crop(node: ir.Crop) -> ModuleCall:
+    return ModuleCall("Crop", (Arg(None, node.top, hint="top"), Arg(None, node.left, hint="left")))
+
+
+@register(ir.ChannelShuffle)
+def shuffle(node: ir.ChannelShuffle) -> ModuleCall:
+    return ModuleCall("nn.ChannelShuffle", (Arg(None, node.groups, hint="groups"),))
+
+
 @register(ir.ChannelPad)
 def channel_pad(node: ir.ChannelPad) -> ModuleCall:
     return ModuleCall("ChannelPad", (Arg(None, node.before, hint="before"), Arg(None, node.after, hint="after")))

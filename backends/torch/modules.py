@@ -52,6 +52,79 @@ class Merge(nn.Module):
         return f"mode={self.mode!r}"
 
 
+class ChannelSlice(nn.Module):
+    """The channels [start, stop) of the input: a view, as `split` gives each branch its share."""
+
+    def __init__(self, start: int, stop: int):
+        super().__init__()
+        self.start, self.stop = start, stop
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, self.start:self.stop]
+
+    def extra_repr(self) -> str:
+        return f"start={self.start}, stop={self.stop}"
+
+
+class Crop(nn.Module):
+    """The centre of a feature map: `top` rows off the top and the bottom, `left` columns off each side. A view."""
+
+    def __init__(self, top: int, left: int):
+        super().__init__()
+        self.top, self.left = top, left
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :, self.top:x.shape[2] - self.top, self.left:x.shape[3] - self.left]
+
+    def extra_repr(self) -> str:
+        return f"top={self.top}, left={self.left}"
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """Layer norm over the channels of each pixel (ConvNeXt's): channels moved last and back."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class LayerScale(nn.Module):
+    """A learned per-channel multiplier; the parameter's name and (C, 1, 1) shape are torchvision's
+    ConvNeXt block's, so its weights import by signature."""
+
+    def __init__(self, channels: int, init: float, vector: bool = False):
+        super().__init__()
+        self.init = init
+        self.layer_scale = nn.Parameter(torch.full((channels,) if vector else (channels, 1, 1), float(init)))
+
+    @property
+    def weight(self) -> nn.Parameter:  # as PReLU's: initialised to `init` with it
+        return self.layer_scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.layer_scale
+
+
+class DropPath(nn.Module):
+    """Stochastic depth in torchvision's "row" mode: each sample kept with probability 1-p and divided
+    by 1-p in training; the identity at inference (and for p = 0)."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        noise = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype, device=x.device).bernoulli_(keep)
+        if keep > 0.0:
+            noise.div_(keep)
+        return x * noise
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
 class Block(nn.Module):
     """The modules of one scope, and the program (program.py) that runs its part of the graph."""
 

@@ -44,7 +44,7 @@ class Group:
 
     @property
     def signature(self) -> tuple:
-        return tuple(sorted((k, tuple(v.shape)) for k, v in self.tensors.items() if k not in OPTIONAL))
+        return tuple(sorted((k, plain_shape(v)) for k, v in self.tensors.items() if k not in OPTIONAL))
 
     def describe(self) -> str:
         shown = [f"{k} {list(v.shape)}" for k, v in self.tensors.items() if k not in OPTIONAL]
@@ -76,6 +76,14 @@ class LoadReport:
             lines.append(f"{len(self.unexpected)} modules in the weights were left unused:")
             lines += [f"  theirs: {m}" for m in self.unexpected[:10]]
         return "\n".join(lines)
+
+
+def plain_shape(tensor: torch.Tensor) -> tuple[int, ...]:
+    """A weight's shape without the 1x1 kernel of a pointwise conv: a 1x1 conv's (out, in, 1, 1) is the
+    same tensor as a linear layer's (out, in) (ConvNeXt writes its 1x1 convs as nn.Linear on channels-last
+    maps), so each imports into the other."""
+    shape = tuple(tensor.shape)
+    return shape[:2] if len(shape) == 4 and shape[2:] == (1, 1) else shape
 
 
 def groups(state: Mapping[str, torch.Tensor]) -> list[Group]:
@@ -234,7 +242,7 @@ def load_weights(model: nn.Module, state_dict_or_path: Any, strict: bool = True)
         for i, j in pairs + moved:
             for name, tensor in ours[i].tensors.items():
                 if name in theirs[j].tensors:
-                    tensor.copy_(theirs[j].tensors[name])
+                    tensor.copy_(theirs[j].tensors[name].reshape(tensor.shape))
                     report.tensors += 1
             report.matched.append((ours[i].module, theirs[j].module))
     report.moved = [(ours[i].module, theirs[j].module) for i, j in moved]

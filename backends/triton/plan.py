@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass, field
 
 from netspec import ir
+from netspec.backends import BackendError
 from netspec.lower import Graph, Step, Value, aliases_input, lower
 
 EPILOGUE_FNS = frozenset({"relu", "relu6", "leaky_relu", "elu", "selu", "sigmoid", "tanh", "hardswish",
@@ -134,6 +135,18 @@ def conv_template(node: ir.NodeBase) -> str:
     if isinstance(node, ir.Linear) or is_pointwise_conv(node):
         return "gemm"
     return "depthwise" if is_depthwise(node) else "conv"
+
+
+# layers that have no kernel yet: refused up front, by name, before any planning
+UNSUPPORTED = ("layernorm", "layer_scale", "deconv", "shuffle", "channel_slice", "crop")
+
+
+def check_supported(network: ir.Network) -> None:
+    """A BackendError naming the first layer whose kind the Triton backend has no kernel for."""
+    for node in ir.layers(network.body):
+        if node.kind in UNSUPPORTED:
+            raise BackendError(f"{node.path}: the triton backend does not support `{node.kind}` yet "
+                               "(use the torch backend)")
 
 
 LEAF_TEMPLATES = {"pool": "pool", "adaptive_pool": "adaptive_pool", "lrn": "lrn", "upsample": "upsample",
@@ -423,6 +436,7 @@ def allocate(graph: Graph, kernels: list[Kernel], locations: dict[int, Location]
 
 def make_plan(network: ir.Network) -> Plan:
     """Kernels, locations and the arena for an (optimised) network."""
+    check_supported(network)
     graph = lower(network)
     kernels, g = group(graph)
     locations, notes = place(graph, kernels, g)

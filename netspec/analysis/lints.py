@@ -328,9 +328,13 @@ def _deliberately_linear(first: NodeBase, second: NodeBase) -> bool:
     """Linear pairs the papers build on purpose: a depthwise conv and its pointwise conv (a separable
     conv); a channel-narrowing projection (MobileNetV2's linear bottleneck); and a bottleneck that is
     expanded again (a projection that keeps the width, then an expansion: MobileNetV3, MNASNet and
-    EfficientNet blocks whose expansion ratio is 1, followed by the next block's expansion)."""
+    EfficientNet blocks whose expansion ratio is 1, followed by the next block's expansion); and a conv
+    into a depthwise conv (the factorisation the other way round: ConvNeXt's 2x2/2 downsampling conv
+    into its next block's 7x7 depthwise conv)."""
     if first.kind != "conv":
         return False
+    if second.kind == "conv" and second.groups == second.in_channels > 1:
+        return True
     depthwise = first.groups == first.in_channels > 1
     narrowing = first.out_channels < first.in_channels
     expanded_again = (second.kind == "conv" and first.out_channels <= first.in_channels

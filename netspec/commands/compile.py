@@ -54,7 +54,11 @@ def run(args) -> int:
     options = {} if args.class_name is None else {"class_name": args.class_name}
     if args.backend == "triton":
         options["dtype"] = args.dtype
-    source = backend.generate_source(network, **options)
+    try:
+        source = backend.generate_source(network, **options)
+    except BackendError as err:  # a layer this backend has no kernel for
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
     if isinstance(source, dict):  # a folder of files
         if args.output in (None, "-"):
             print(f"error: the {args.backend} backend writes a folder: give it with -o DIR", file=sys.stderr)

@@ -53,18 +53,40 @@ def group(el, item: syntax.Group, shape, scope: Scope, label, followed_by_bn, ta
 
 def concat(el, item: syntax.ConcatBlock, shape, scope: Scope, label, followed_by_bn, tail=False):
     where = span_of(item.loc, scope.filename)
-    name, label = scope.name_for(label, "concat", item.loc)
+    name, label = scope.name_for(label, "split" if item.split else "concat", item.loc)
     node_scope = scope.child(name)
     branches, shapes = [], []
+    share = split_share(item, shape, where)
     for i, body in enumerate(item.branches, 1):
         inner = node_scope.child(f"branch{i}")
-        children, out = el.body(body.items, shape, inner)
+        if share is None:
+            children, out = el.body(body.items, shape, inner)
+        else:  # `split`: the branch opens with a view of its channels, then runs on them
+            start = (i - 1) * share
+            part = ir.ChannelSlice.model_construct(
+                path=inner.join(inner.auto_name("channels")), span=where, in_shape=dims(shape),
+                out_shape=dims((share,) + tuple(shape[1:])), start=start, stop=start + share)
+            children, out = el.body(body.items, (share,) + tuple(shape[1:]), inner)
+            children = [part, *children]
         branches.append(seq(path=inner.path, span=span_of(body.loc, scope.filename) if body.loc else where,
                                in_shape=dims(shape), out_shape=dims(out), children=children))
         shapes.append(out)
     out = join_channels(shapes, [b.span for b in branches], where, "the branches of this concat")
     return [ir.Concat.model_construct(path=node_scope.path, label=label, span=where, in_shape=dims(shape), out_shape=dims(out),
                       branches=tuple(branches))], out
+
+
+def split_share(item: syntax.ConcatBlock, shape, where) -> int | None:
+    """The channels each branch of a `split` reads (None for a concat)."""
+    if not item.split:
+        return None
+    n = len(item.branches)
+    if len(shape) != 3:
+        raise error(f"`split` needs a feature map, but its input is a vector of {shape[0]}", where, code="shape")
+    if shape[0] % n:
+        raise error(f"`split` into {n} branches needs channels divisible by {n}, but its input has {shape[0]}",
+                    where, code="value")
+    return shape[0] // n
 
 
 def join_channels(shapes, spans, where, what: str) -> Shape:

@@ -6,6 +6,13 @@
     norm.py        bn, lrn
     activation.py  relu, leaky_relu, softmax, ... (one kind, `activation`)
     misc.py        dropout, flatten, upsample    kind channel_pad (ResNet option A, no syntax)
+    layernorm.py   layernorm (ln)                kind layernorm
+    layer_scale.py layer_scale                   kind layer_scale
+    drop_path.py   drop_path (stochastic depth)  kind drop_path
+    shuffle.py     shuffle (channel shuffle)     kind shuffle
+    deconv.py      deconv (transposed conv)      kind deconv
+    channels.py    channels(start, stop)         kind channel_slice (what `split` opens each branch with)
+    crop.py        crop(border)                  kind crop (U-Net's copy and crop)
     skip.py        kinds save, merge (`@name`, `add(@a)`: syntax of their own)
 
 A new op is one more file here, imported below, plus one lowering entry per backend.
@@ -14,7 +21,7 @@ A new op is one more file here, imported below, plus one lowering entry per back
 from __future__ import annotations
 
 from .. import ir  # noqa: F401  the IR's base classes before the op files that subclass them
-from . import activation, conv, linear, misc, norm, pool, skip  # noqa: F401  each registers itself
+from . import activation, channels, conv, crop, deconv, drop_path, layer_scale, layernorm, linear, misc, norm, pool, shuffle, skip  # noqa: F401  each registers itself
 from .registry import KINDS, OPS, Kind, Op, kind, known_words, lookup, register_kind, register_op
 
 __all__ = ["KINDS", "OPS", "Kind", "Op", "kind", "known_words", "lookup", "register_kind", "register_op"]

@@ -65,21 +65,28 @@ def conv(args):
     else:
         out_c = args.dash_int("the number of filters")
         groups = args.int("groups", "groups")
-    if c_in % groups or out_c % groups:
-        raise error(f"groups={groups} must divide both the input channels ({c_in}) and the filters ({out_c})",
-                    args.span("groups"), code="value")
+    check_groups(args, c_in, out_c, groups)
     strides = args.pair("stride", "the stride")
     dilation = args.pair("dilation", "the dilation")
     padding = _padding(args, kernel, dilation)
-    bias = args.get("bias")
-    if bias is None:  # no bias before a batch norm: its shift does the same job
-        bias = not args.followed_by_bn
-    bias = args.bool("bias", "bias", value=bias)
+    bias = bias_of(args)
     oh = args.window(h, kernel[0], strides[0], padding[0], padding[1], dilation[0], False, "this conv")
     ow = args.window(w, kernel[1], strides[1], padding[2], padding[3], dilation[1], False, "this conv")
     out = (out_c, oh, ow)
     return args.node(Conv, out, in_channels=c_in, out_channels=out_c, kernel=kernel, stride=strides,
                      padding=padding, dilation=dilation, groups=groups, bias=bias), out
+
+
+def check_groups(args, c_in: int, out_c: int, groups: int) -> None:
+    if c_in % groups or out_c % groups:
+        raise error(f"groups={groups} must divide both the input channels ({c_in}) and the filters ({out_c})",
+                    args.span("groups"), code="value")
+
+
+def bias_of(args) -> bool:
+    """`bias` as written, else on unless a batch norm follows (its shift does the same job)."""
+    bias = args.get("bias")
+    return args.bool("bias", "bias", value=not args.followed_by_bn if bias is None else bias)
 
 
 def _padding(args, kernel, dilation) -> tuple[int, int, int, int]:
