@@ -72,9 +72,9 @@ def torchrun(*args: str, out, timeout: float = 150, tries: int = 2) -> subproces
     """`torchrun --nproc_per_node 2 -m netspec ARGS --out OUT`, its whole process group killed on a timeout.
 
     One full CI run on the loaded 2-core machine saw a two-process run sit idle (both ranks asleep)
-    until its timeout; the runs before and after it, alone and under load, did not. Killing the group (launcher, ranks and
-    their DataLoader workers) and starting again on a fresh port keeps one such stall from failing
-    the suite or leaving processes behind; a second stall fails the test.
+    until its timeout; the runs before and after it, alone and under load, did not. Killing the group
+    (launcher, ranks and their DataLoader workers) and starting again on a fresh port keeps one such
+    stall from failing the suite or leaving processes behind; a second stall fails the test.
     """
     env = {**os.environ, "CI": "true", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     for attempt in range(tries):
