@@ -135,13 +135,17 @@ def flat(n) -> str:
         pad = pair((t, l))
     else:
         pad = "same"  # only 'same' on an even kernel pads asymmetrically
-    args = [f"stride={pair(n.stride)}", f"pad={pad}"]
+    return f"conv{kh}x{kw}-{n.out_channels}({', '.join(flat_args(n, [f'pad={pad}']))})"
+
+
+def flat_args(n, padding: list[str]) -> list[str]:
+    """A conv-like layer's keyword arguments written out in full (conv and deconv share them)."""
+    args = [f"stride={pair(n.stride)}", *padding]
     if n.dilation != (1, 1):
         args.append(f"dilation={pair(n.dilation)}")
     if n.groups != 1:
         args.append(f"groups={n.groups}")
-    args.append(f"bias={flag(n.bias)}")
-    return f"conv{kh}x{kw}-{n.out_channels}({', '.join(args)})"
+    return args + [f"bias={flag(n.bias)}"]
 
 
 def field(n, f, spatial):

@@ -15,9 +15,9 @@ from ..analysis.receptive import Field
 from ..diagnostics import error
 from ..ir import NodeBase, Pair
 from ..shapes import Sym, shape_text
-from .conv import bias_of, check_groups
+from .conv import bias_of, check_groups, flat_args
 from .registry import Kind, Op, params, register_kind, register_op
-from .text import flag, pair, stride
+from .text import pair, stride
 
 
 class Deconv(NodeBase):
@@ -86,12 +86,7 @@ def notation(n) -> str:
 
 
 def flat(n) -> str:
-    args = [f"stride={pair(n.stride)}", f"pad={pair(n.padding)}", f"output_pad={pair(n.output_padding)}"]
-    if n.dilation != (1, 1):
-        args.append(f"dilation={pair(n.dilation)}")
-    if n.groups != 1:
-        args.append(f"groups={n.groups}")
-    args.append(f"bias={flag(n.bias)}")
+    args = flat_args(n, [f"pad={pair(n.padding)}", f"output_pad={pair(n.output_padding)}"])
     return f"deconv{n.kernel[0]}x{n.kernel[1]}-{n.out_channels}({', '.join(args)})"
 
 
