@@ -29,7 +29,7 @@ from .diagnostics import Span, error
 class Limits:
     """One field per bound; the help of its command-line flag is the field's metadata."""
 
-    max_layers: int = field(default=10_000, metadata={"help": "layers after every repeat and block is expanded"})
+    max_layers: int = field(default=100_000, metadata={"help": "layers after every repeat and block is expanded"})
     max_repeat: int = field(default=1_000, metadata={"help": "the count of one repeat [...]xN or dense(N)"})
     max_depth: int = field(default=64, metadata={
         "help": "nesting of groups, repeats, blocks and operators in an expression"})

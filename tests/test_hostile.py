@@ -114,11 +114,11 @@ def test_resource_bombs_are_refused_quickly_in_little_memory(name):
 
 def test_nine_levels_of_blocks_are_refused_before_the_first_layer():
     """l9's repeat is the first one elaborated; its lower bound (10**9 relus, counted on the syntax
-    through the blocks) passes 10,000 before any layer exists."""
+    through the blocks) passes 100,000 before any layer exists."""
     with pytest.raises(netspec.SpecError) as info:
         netspec.parse(f"network t\ninput 3x8x8\n{NINE_LEVELS}")
     d = info.value.diagnostics[0]
-    assert d.code == "limit" and "10,000 layers" in d.message and d.span.line == 11
+    assert d.code == "limit" and "100,000 layers" in d.message and d.span.line == 11
     assert "--max-layers" in d.message and "raise it" in d.help
 
 
