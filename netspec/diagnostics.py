@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Literal
 
-from pydantic import BaseModel, ConfigDict
+from .frozen import Frozen
 
 # Exit codes shared by every command.
 EXIT_OK = 0
@@ -23,13 +23,11 @@ EXIT_USAGE = 2  # the command line is wrong (argparse uses 2 as well)
 EXIT_RUNTIME = 3  # a resource the command needs is missing or unreadable (data, checkpoint)
 
 
-class Span(BaseModel):
+class Span(Frozen):
     """Where something stands in a source file: 1-based line and column, end exclusive.
 
     A pydantic model because IR nodes carry it (and serialise it to JSON).
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     file: str
     line: int

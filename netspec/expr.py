@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Mapping
 
 from . import syntax
@@ -92,6 +93,7 @@ _BINARY = {
 _RESERVED = {"true": True, "false": False}
 
 
+@lru_cache(maxsize=8192)  # a block's text is elaborated once per call and per repeat: its spans are shared
 def span_of(loc: syntax.Loc, filename: str) -> Span:
     return Span.model_construct(file=filename, line=loc.line, column=loc.column, end_line=loc.end_line, end_column=loc.end_column)
 

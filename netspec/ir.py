@@ -14,20 +14,14 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Iterator, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, SerializeAsAny, WrapValidator
+from pydantic import SerializeAsAny, WrapValidator
 
 from .diagnostics import Span
+from .frozen import Frozen
 
 Dim = Union[int, str]
 Shape = tuple[Dim, ...]
 Pair = tuple[int, int]
-
-
-class Frozen(BaseModel):
-    # The elaborator builds nodes with model_construct (its values are checked as it goes, and a
-    # test validates every zoo network); validation schemas are built only when something asks
-    # for them, e.g. model_validate_json, which keeps `netspec lint` from paying for them.
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class NodeBase(Frozen):

@@ -40,7 +40,7 @@ def read_spec_text(path: Path, where: Span | None = None) -> str:
 
     `where` is the `import` line that asked for it, if any: errors are reported there.
     """
-    whole = Span(file=str(path), line=1, column=1, end_line=1, end_column=1)
+    whole = Span.model_construct(file=str(path), line=1, column=1, end_line=1, end_column=1)
     limit = current().max_spec_bytes
     try:
         # O_NONBLOCK: opening a FIFO without a writer would otherwise wait forever

@@ -26,6 +26,28 @@ def test_ir_round_trips_through_json():
     assert json.loads(net.model_dump_json())["body"]["children"][0]["kind"] == "conv"
 
 
+def test_a_fresh_process_dumps_the_ir_first_thing():
+    # model classes build their serializers on demand; a composite's children are dumped with their own
+    # classes' serializers, which must exist even when nothing else has used them yet in the process
+    code = ("import json, netspec; net = netspec.parse('network t\\ninput 3x8x8\\nresidual { conv3-3 bn } relu'); "
+            "print(json.loads(net.model_dump_json())['body']['children'][0]['body']['children'][1]['kind'], "
+            "net.model_dump()['body']['children'][1]['kind'])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=SPECS.parent.parent)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["batchnorm", "activation"]
+
+
+def test_model_construct_fills_defaults_like_pydantic():
+    from pydantic import BaseModel
+
+    for cls in (ir.Conv, ir.Residual, ir.Network, netspec.diagnostics.Span):
+        required = {name: None for name, f in cls.model_fields.items() if f.is_required()}
+        ours = cls.model_construct(**required)
+        theirs = BaseModel.model_construct.__func__(cls, **required)
+        assert ours.__dict__ == theirs.__dict__ and list(ours.__dict__) == list(theirs.__dict__), cls.__name__
+        assert ours.model_fields_set == theirs.model_fields_set == set(required)
+
+
 def test_ir_is_immutable():
     net = netspec.parse("network t\ninput 3x8x8\nconv3-4")
     conv = net.body.children[0]

@@ -8,6 +8,7 @@ import pytest
 
 import netspec
 from netspec.analysis import analyze
+from netspec.analysis.notation import describe
 from netspec.formatter import format_network
 
 torch = pytest.importorskip("torch")
@@ -254,6 +255,8 @@ def test_split_feeds_each_branch_its_share_of_the_channels_and_concatenates():
     assert [(s.start, s.stop) for s in slices] == [(0, 4), (4, 8)]
     assert only(net, "conv").in_channels == 4  # the branch runs on its half
     assert analyze(net).total.params == 4 * 4 + 4  # the 1x1 conv on 4 channels, and its bias
+    assert describe(net.body.children[0]) == "split(2)"  # the table says what the spec said
+    assert describe(parse("concat { identity | conv1-4 }").body.children[0]) == "concat(2)"
     model = build(net, seed=0).eval()
     conv = nn.Conv2d(4, 4, 1)
     load_weights(model, conv.state_dict())

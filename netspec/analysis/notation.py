@@ -11,7 +11,7 @@ from ..shapes import shape_text as shape_str
 
 COMPOSITES = {
     "seq": lambda n: "block",
-    "concat": lambda n: f"concat({len(n.branches)})",
+    "concat": lambda n: f"{'split' if _is_split(n) else 'concat'}({len(n.branches)})",
     "residual": lambda n: "residual",
     "dense": lambda n: f"dense({len(n.layers)})",
     "gate": lambda n: "gate",
@@ -19,6 +19,11 @@ COMPOSITES = {
     "fused_concat": lambda n: f"concat({len(n.branches)}, fused stem)",
     "buffered_dense": lambda n: f"dense({len(n.layers)}, one buffer)",
 }
+
+
+def _is_split(node) -> bool:
+    """A `split` is a concat whose every branch opens on its own slice of the channels."""
+    return all(b.children and b.children[0].kind == "channel_slice" for b in node.branches)
 
 
 def describe(node: NodeBase) -> str:

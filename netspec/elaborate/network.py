@@ -285,8 +285,27 @@ def architecture_hash(body: ir.Seq) -> str:
     skip = {"span", "label", "block", "block_args", "repeats", "shortcut_kind", "children", "branches", "body",
             "shortcut", "layers"}
     for node in ir.walk(body):
-        h.update(repr(sorted(node.model_dump(exclude=skip).items())).encode())
+        fields = sorted((name, _plain(getattr(node, name))) for name in type(node).model_fields if name not in skip)
+        h.update(repr(fields).encode())
     return h.hexdigest()
+
+
+def _plain(value):
+    """What `model_dump` gives for a field's value, without building pydantic's serializers (a cold
+    start of `netspec lint` would spend more on those than on the whole analysis)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is tuple or kind is list:
+        return value if all(type(v) in _SCALARS for v in value) else kind(_plain(v) for v in value)
+    if isinstance(value, ir.Frozen):
+        return {name: _plain(getattr(value, name)) for name in kind.model_fields}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+_SCALARS = frozenset({int, float, str, bool, type(None)})
 
 
 def is_library(tree: syntax.SpecFile) -> bool:
