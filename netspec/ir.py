@@ -12,6 +12,7 @@ input is symbolic (`input 3xHxW`); numeric analyses need concrete sizes.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, ClassVar, Iterator, Literal, Union
 
 from pydantic import SerializeAsAny, WrapValidator
@@ -225,7 +226,14 @@ class Network(Frozen):
     body: Seq
     expects: tuple[Expect, ...] = ()
     lint_off: tuple[LintOff, ...] = ()  # lint ids switched off in the spec
-    spec_hash: str = ""  # sha256 of the canonical IR without spans: identifies the architecture
+    # set by a pass (passes/rewrite.py): the spec hash of the network it rewrote, tagged with the pass
+    rewritten_hash: str | None = None
+
+    @property
+    def spec_hash(self) -> str:
+        """Identifies the architecture: what weights depend on (checkpoints and weight files carry it).
+        Derived when asked, not stored: `netspec lint` and `summary` never ask."""
+        return self.rewritten_hash or architecture_hash(self.body)
 
     @property
     def output_shape(self) -> Shape:
@@ -234,6 +242,36 @@ class Network(Frozen):
     @property
     def side_outputs(self) -> tuple[str, ...]:
         return tuple(n.output for n in walk(self.body) if isinstance(n, Side))
+
+
+def architecture_hash(body: NodeBase) -> str:
+    """sha256 over every node's kind, path, shapes and hyper-parameters (spans, labels and how the source
+    was written left out): equal for two specs that build the same network."""
+    h = hashlib.sha256()
+    # what only says how the source was written, and the sub-nodes (walked themselves)
+    skip = {"span", "label", "block", "block_args", "repeats", "shortcut_kind", "children", "branches", "body",
+            "shortcut", "layers"}
+    for node in walk(body):
+        fields = sorted((name, _plain(getattr(node, name))) for name in type(node).model_fields if name not in skip)
+        h.update(repr(fields).encode())
+    return h.hexdigest()
+
+
+def _plain(value):
+    """What `model_dump` gives for a field's value, without building pydantic's serializers."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is tuple or kind is list:
+        return value if all(type(v) in _SCALARS for v in value) else kind(_plain(v) for v in value)
+    if isinstance(value, Frozen):
+        return {name: _plain(getattr(value, name)) for name in kind.model_fields}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+_SCALARS = frozenset({int, float, str, bool, type(None)})
 
 
 def children(node: NodeBase) -> tuple[NodeBase, ...]:

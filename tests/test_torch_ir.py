@@ -82,7 +82,7 @@ def basic_block(path, shape, out, s=1):
 
 def network(name, input_shape, *children, **kw):
     body = ir.Seq(path="", in_shape=input_shape, out_shape=children[-1].out_shape, children=children)
-    return ir.Network(name=name, input_shape=input_shape, body=body, spec_hash=kw.pop("spec_hash", name), **kw)
+    return ir.Network(name=name, input_shape=input_shape, body=body, **kw)
 
 
 def tiny_resnet(classes=10, size=16):

@@ -31,7 +31,7 @@ def clip_network() -> ir.Network:
     c2 = conv("conv2", c1.out_shape, 2, 1, pad=(0, 0, 0, 0))
     # model_construct, as the elaborator builds nodes: the IR's node union does not list the toy kind
     body = ir.Seq.model_construct(path="", in_shape=(3, 8, 8), out_shape=c2.out_shape, children=(c1, clip, c2))
-    return ir.Network.model_construct(name="clipped", input_shape=(3, 8, 8), body=body, spec_hash="toy")
+    return ir.Network.model_construct(name="clipped", input_shape=(3, 8, 8), body=body)
 
 
 @pytest.fixture

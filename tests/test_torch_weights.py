@@ -96,7 +96,7 @@ def test_own_format_round_trip_and_refusal(tmp_path):
     for k, v in model.state_dict().items():
         assert torch.equal(other.state_dict()[k], v)
     # same layer shapes but a different spec hash: a different architecture, refused in plain words
-    different = build(tiny_resnet().model_copy(update={"spec_hash": "another"}), seed=0)
+    different = build(tiny_resnet().model_copy(update={"rewritten_hash": "another"}), seed=0)
     with pytest.raises(WeightsError, match="a different architecture"):
         load_weights(different, path)
     assert [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]

@@ -12,6 +12,6 @@ defaults applied, and the shape of every node inferred and checked.
 
 from __future__ import annotations
 
-from .network import architecture_hash, check_library, elaborate, is_library
+from .network import check_library, elaborate, is_library
 
-__all__ = ["architecture_hash", "check_library", "elaborate", "is_library"]
+__all__ = ["check_library", "elaborate", "is_library"]

@@ -8,7 +8,6 @@ lists each branch's shape, an empty output names the layer and its input size.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -123,7 +122,7 @@ class Elaborator:
             params={k: list(v) if isinstance(v, ListValue) else v for k, v in env.items()
                     if not k.startswith("_") and k != "in"},
             meta=meta, input_shape=dims(in_shape), constraints=self.constraints.describe(), body=body,
-            expects=tuple(expects), lint_off=tuple(lint_off), spec_hash=architecture_hash(body),
+            expects=tuple(expects), lint_off=tuple(lint_off),
         )
 
 
@@ -276,36 +275,6 @@ def _parse_shape_text(text: str) -> tuple:
         return tuple(int(p) for p in text.lower().split("x"))
     except ValueError:
         raise error(f"bad input shape {text!r}: expected CxHxW such as 3x224x224", code="value") from None
-
-
-def architecture_hash(body: ir.Seq) -> str:
-    """sha256 over every node's kind, path, shapes and hyper-parameters: what the weights depend on."""
-    h = hashlib.sha256()
-    # what only says how the source was written, and the sub-nodes (walked themselves)
-    skip = {"span", "label", "block", "block_args", "repeats", "shortcut_kind", "children", "branches", "body",
-            "shortcut", "layers"}
-    for node in ir.walk(body):
-        fields = sorted((name, _plain(getattr(node, name))) for name in type(node).model_fields if name not in skip)
-        h.update(repr(fields).encode())
-    return h.hexdigest()
-
-
-def _plain(value):
-    """What `model_dump` gives for a field's value, without building pydantic's serializers (a cold
-    start of `netspec lint` would spend more on those than on the whole analysis)."""
-    kind = type(value)
-    if kind in _SCALARS:
-        return value
-    if kind is tuple or kind is list:
-        return value if all(type(v) in _SCALARS for v in value) else kind(_plain(v) for v in value)
-    if isinstance(value, ir.Frozen):
-        return {name: _plain(getattr(value, name)) for name in kind.model_fields}
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-_SCALARS = frozenset({int, float, str, bool, type(None)})
 
 
 def is_library(tree: syntax.SpecFile) -> bool:

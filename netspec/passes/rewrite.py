@@ -20,7 +20,7 @@ def rewrite(node: ir.NodeBase, fn: Callable[[ir.NodeBase], ir.NodeBase]) -> ir.N
 def rewrite_network(network: ir.Network, fn: Callable[[ir.NodeBase], ir.NodeBase], tag: str) -> ir.Network:
     """The network with `fn` applied bottom-up; the spec hash is tagged, since the weights' layout changes."""
     body = rewrite(network.body, fn)
-    return network.model_copy(update={"body": body, "spec_hash": f"{network.spec_hash}+{tag}"})
+    return network.model_copy(update={"body": body, "rewritten_hash": f"{network.spec_hash}+{tag}"})
 
 
 def fields(node: ir.NodeBase, cls: type | None = None) -> dict:
