@@ -1,6 +1,6 @@
-"""The layers ShuffleNet V2, ConvNeXt, EfficientNet, U-Net and Inception-ResNet need: `shuffle`, `layernorm`,
-`layer_scale`, `drop_path`, `deconv`, `scale`. Shapes and counts are computed by hand here; numerics are compared with torch's own
-modules (and torchvision's definitions, written out in the test)."""
+"""The layers ShuffleNet V2, ConvNeXt, EfficientNet, U-Net and Inception-ResNet need: `shuffle`,
+`layernorm`, `layer_scale`, `drop_path`, `deconv`, `scale`. Shapes and counts are computed by hand here;
+numerics are compared with torch's own modules (and torchvision's definitions, written out in the test)."""
 
 from __future__ import annotations
 
