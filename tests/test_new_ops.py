@@ -1,6 +1,6 @@
-"""The layers ShuffleNet V2, ConvNeXt, EfficientNet and U-Net need: `shuffle`, `layernorm`, `layer_scale`,
-`drop_path`, `deconv`. Shapes and counts are computed by hand here; numerics are compared with torch's own
-modules (and torchvision's definitions, written out in the test)."""
+"""The layers ShuffleNet V2, ConvNeXt, EfficientNet, U-Net and Inception-ResNet need: `shuffle`,
+`layernorm`, `layer_scale`, `drop_path`, `deconv`, `scale`. Shapes and counts are computed by hand here;
+numerics are compared with torch's own modules (and torchvision's definitions, written out in the test)."""
 
 from __future__ import annotations
 
@@ -120,6 +120,49 @@ def test_layer_scale_multiplies_each_channel_by_a_learned_factor():
     assert torch.allclose(model(x), x * gamma.detach().reshape(1, 8, 1, 1))
     assert torch.allclose(run_generated(net, x, model.state_dict()), model(x))
     round_trips(net)
+
+
+# ---------------------------------------------------------------- scale
+
+
+def test_scale_multiplies_by_a_constant_and_has_no_weights():
+    net = parse("scale(0.17)")
+    r = row(net, "scale")
+    assert (r.params, r.macs, r.cost.ops) == (0, 0, 8 * 6 * 6)  # one multiply per element, no MACs
+    model = build(net, seed=0).eval()
+    assert not list(model.parameters()) and not list(model.buffers())
+    x = torch.randn(2, 8, 6, 6)
+    assert torch.equal(model(x), x * 0.17)
+    assert torch.equal(run_generated(net, x, model.state_dict()), x * 0.17)
+    round_trips(net)
+    assert "scale(0.17)" in format_network(net)
+
+
+def test_a_scaled_residual_is_inception_resnets_block():
+    # Szegedy et al. 2017, Figure 20: relu(x + s * branch(x)); timm's Block35 computes conv(x) * s + x
+    net = parse("residual { conv1-8(bias=true) scale(0.17) } relu")
+    assert analyze(net).trainable_params == 8 * 8 + 8  # the scale adds nothing
+    model = build(net, seed=0).eval()
+    conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+    x = torch.randn(2, 8, 6, 6)
+    with torch.no_grad():
+        assert torch.equal(model(x), torch.relu(conv(x) * 0.17 + x))
+        assert torch.equal(run_generated(net, x, model.state_dict()), model(x))
+
+
+def test_scale_needs_its_factor():
+    with pytest.raises(netspec.SpecError, match=r"scale needs its factor, e.g. `scale\(0.17\)`"):
+        parse("scale")
+    with pytest.raises(netspec.SpecError, match="the factor must be a number, got true"):
+        parse("scale(true)")
+
+
+def test_the_triton_backend_refuses_scale_by_name():
+    from netspec.backends import BackendError
+    from netspec.backends.triton.plan import check_supported
+
+    with pytest.raises(BackendError, match="the triton backend does not support `scale` yet"):
+        check_supported(parse("residual { conv1-8 scale(0.2) } relu"))
 
 
 # ---------------------------------------------------------------- drop_path

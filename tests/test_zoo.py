@@ -3,12 +3,13 @@
 One parametrized test runs every spec in specs/: it parses, analyses, and its parameters,
 MACs, input and output agree with the figure written here, in an independent table: the
 issue's and torchvision's published counts (`meta["num_params"]`, and `meta["_ops"]` for
-MACs, compared to the decimals published), the papers' rounded figures, or where nothing is
-published, a count by hand from the layer formulas below. Then the papers' own tables, stage
-by stage: GoogLeNet's Table 1, DenseNet's 56/28/14/7 stages, the VGG-16 layer table, the
-AlexNet table, Inception v3's outline, the Keras summaries, ResNeXt's grouped convs, RegNetX's
-stage table recomputed from its quantised linear rule, Darknet-19's Table 6, and the VGG
-configuration table written literally (tests/specs/vgg_table/) against Table 2.
+MACs, compared to the decimals published), timm's counts for the networks torchvision lacks,
+the papers' rounded figures, or where nothing is published, a count by hand from the layer
+formulas below. Then the papers' own tables, stage by stage: GoogLeNet's Table 1, DenseNet's
+56/28/14/7 stages, the VGG-16 layer table, the AlexNet table, the outlines of Inception v3, v4
+and Inception-ResNet-v2, the Keras summaries, ResNeXt's grouped convs, RegNetX's stage table
+recomputed from its quantised linear rule, Darknet-19's Table 6, and the VGG configuration
+table written literally (tests/specs/vgg_table/) against Table 2.
 """
 
 from __future__ import annotations
@@ -170,6 +171,16 @@ def torchvision(params: int, ops: str, input: str = "3x224x224") -> Figure:
     return Figure(params, ops, input, "1000", source=TV)
 
 
+TIMM = "timm"
+
+
+def timm(params: int, macs: str, input: str = "3x299x299") -> Figure:
+    """An ImageNet classifier as timm 1.0 builds it (`timm.create_model(name)`): its parameter count, and the
+    multiply-accumulates of its convs and linear layers counted with forward hooks (torchvision's `_ops`
+    convention) at its default input size. tests/test_zoo_timm.py recounts both from timm where it is installed."""
+    return Figure(params, macs, input, "1000", source=TIMM)
+
+
 FIGURES: dict[str, Figure] = {
     "lenet5": Figure(61_706, LENET5_MACS, "1x32x32", "10", source="issue; MACs by hand"),
     "alexnet": Figure(61_100_840, "0.714", "3x224x224", "1000", source=TV),
@@ -189,6 +200,8 @@ FIGURES: dict[str, Figure] = {
     "nin": Figure(NIN, NIN_MACS, "3x224x224", "1000", source="by hand"),
     "googlenet": Figure(6_624_904, "1.498", "3x224x224", "1000", with_sides=13_004_888, source=TV),
     "inception_v3": Figure(23_834_568, "5.713", "3x299x299", "1000", with_sides=27_161_264, source=TV),
+    "inception_v4": timm(42_679_816, "12.254"),  # timm.models.inception_v4: 12,253,974,624 MACs
+    "inception_resnet_v2": timm(55_843_464, "13.156"),  # timm.models.inception_resnet_v2: 13,155,794,016
     "resnet18": Figure(11_689_512, "1.814", "3x224x224", "1000", source=TV),
     "resnet34": Figure(21_797_672, "3.664", "3x224x224", "1000", source=TV),
     "resnet50": Figure(25_557_032, "4.089", "3x224x224", "1000", source=TV),
@@ -350,6 +363,12 @@ def chw(hwc: str) -> tuple:
     return (c, h, w)
 
 
+def outline(net, table: dict[str, str]) -> None:
+    """Each node's output against a paper's H x W x C."""
+    for path, size in table.items():
+        assert node(net, path).out_shape == chw(size), path
+
+
 def test_googlenet_table_1(loaded):
     net, _ = loaded("googlenet")
     table = {  # Szegedy et al. 2015, Table 1 (seeds 004): output size after each stage
@@ -359,8 +378,7 @@ def test_googlenet_table_1(loaded):
         "inception4d": "14x14x528", "inception4e": "14x14x832", "maxpool4": "7x7x832",
         "inception5a": "7x7x832", "inception5b": "7x7x1024",
     }
-    for path, size in table.items():
-        assert node(net, path).out_shape == chw(size), path
+    outline(net, table)
     assert net.side_outputs == ("aux1", "aux2")
     assert node(net, "aux1").in_shape == chw("14x14x512") and node(net, "aux2").in_shape == chw("14x14x528")
 
@@ -438,16 +456,48 @@ def test_alexnet_2012_table(loaded):
 def test_inception_v3_outline(loaded):
     net, _ = loaded("inception_v3")
     # Szegedy et al. 2016, Table 1 (seeds 004): the input size of each row is the output of the one before
-    assert node(net, "Conv2d_1a_3x3").out_shape == chw("149x149x32")
-    assert node(net, "Conv2d_2a_3x3").out_shape == chw("147x147x32")
-    assert node(net, "Conv2d_2b_3x3").out_shape == chw("147x147x64")
-    assert node(net, "maxpool1").out_shape == chw("73x73x64")
+    outline(net, {"Conv2d_1a_3x3": "149x149x32", "Conv2d_2a_3x3": "147x147x32", "Conv2d_2b_3x3": "147x147x64",
+                  "maxpool1": "73x73x64", "Mixed_5d": "35x35x288", "Mixed_6e": "17x17x768",
+                  "Mixed_7a": "8x8x1280", "Mixed_7c": "8x8x2048"})
     assert node(net, "Mixed_5b").in_shape == chw("35x35x192")
-    assert node(net, "Mixed_5d").out_shape == chw("35x35x288")
-    assert node(net, "Mixed_6e").out_shape == chw("17x17x768")
-    assert node(net, "Mixed_7a").out_shape == chw("8x8x1280")
-    assert node(net, "Mixed_7c").out_shape == chw("8x8x2048")
     assert net.side_outputs == ("aux",) and node(net, "aux").in_shape == chw("17x17x768")
+
+
+def test_inception_v4_outline(loaded):
+    net, _ = loaded("inception_v4")
+    # Szegedy et al. 2017, Figures 3 and 9: the stem's filter concatenations, then 4 x Inception-A,
+    # Reduction-A, 7 x Inception-B, Reduction-B, 3 x Inception-C
+    stem = node(net, "stem").children
+    assert [c.out_shape for c in stem if c.kind == "concat"] == [chw("73x73x160"), chw("71x71x192"),
+                                                                chw("35x35x384")]
+    outline(net, {"inception_a4": "35x35x384", "reduction_a": "17x17x1024", "inception_b7": "17x17x1024",
+                  "reduction_b": "8x8x1536", "inception_c3": "8x8x1536"})
+    # Table 1: Reduction-A's k, l, m, n for Inception-v4 are 192, 224, 256, 384
+    convs = [n.out_channels for n in walk(node(net, "reduction_a")) if n.kind == "conv"]
+    assert convs == [384, 192, 224, 256]
+
+
+def test_inception_resnet_v2_outline_and_residual_scales(loaded):
+    net, _ = loaded("inception_resnet_v2")
+    # timm's (TF-Slim's) trunk: 35x35x320, 17x17x1088, 8x8x2080, then a 1x1 conv to 1536
+    outline(net, {"maxpool_5a": "35x35x192", "repeat": "35x35x320", "mixed_6a": "17x17x1088",
+                  "repeat_1": "17x17x1088", "repeat_2": "8x8x2080", "conv2d_7b": "8x8x1536"})
+    # Table 1: Reduction-A's k, l, m, n for Inception-ResNet-v2 are 256, 256, 384, 384
+    convs = [n.out_channels for n in walk(node(net, "mixed_6a")) if n.kind == "conv"]
+    assert convs == [384, 256, 256, 384]
+    # Section 3.3: each residual branch is scaled before the sum, 0.17 (x10), 0.1 (x20), 0.2 (x9); the
+    # last block is not scaled, and it alone is not followed by a ReLU
+    residuals = [n for n in walk(net.body) if n.kind == "residual"]
+    assert len(residuals) == 10 + 20 + 9 + 1
+    factors = [[x.factor for x in walk(r) if x.kind == "scale"] for r in residuals]
+    assert factors == [[0.17]] * 10 + [[0.1]] * 20 + [[0.2]] * 9 + [[]]
+    assert all(r.shortcut is None for r in residuals)  # identity shortcuts: the branch ends at the block's width
+    # the branch's last conv is linear, with a bias, and goes back to the block's width
+    for r in residuals:
+        last = [x for x in walk(r.body) if x.kind in ("conv", "batchnorm", "activation")][-1]
+        assert last.kind == "conv" and last.bias and last.out_channels == r.in_shape[0]
+    assert [c.kind for c in node(net, "repeat_2").children[0].children] == ["residual", "activation"]
+    assert [c.kind for c in node(net, "block8").children] == ["residual"]
 
 
 @pytest.mark.parametrize("name, widths", [

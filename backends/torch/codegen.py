@@ -42,7 +42,7 @@ from .modules import Block
 from .program import CALL, LAYER
 
 TEMPLATES = Path(__file__).with_name("templates")
-HELPERS = ("ChannelPad", "Merge", "LayerNorm2d", "LayerScale", "DropPath", "ChannelSlice", "Crop")  # modules.py classes the generated file defines for itself
+HELPERS = ("ChannelPad", "Merge", "LayerNorm2d", "LayerScale", "DropPath", "ChannelSlice", "Crop", "Scale")  # modules.py classes the generated file defines for itself
 
 
 # ---------------------------------------------------------------- safe literals and names

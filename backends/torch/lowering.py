@@ -227,6 +227,11 @@ def layer_scale(node: ir.LayerScale) -> ModuleCall:
                                      Arg("vector", len(node.in_shape) == 1, False, "vector")))
 
 
+@register(ir.Scale)
+def scale(node: ir.Scale) -> ModuleCall:
+    return ModuleCall("Scale", (Arg(None, node.factor, hint="factor"),))
+
+
 @register(ir.DropPath, fresh=False)  # the identity at inference
 def drop_path(node: ir.DropPath) -> ModuleCall:
     return ModuleCall("DropPath", (Arg(None, node.p, hint="p"),))

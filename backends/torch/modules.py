@@ -104,6 +104,20 @@ class LayerScale(nn.Module):
         return x * self.layer_scale
 
 
+class Scale(nn.Module):
+    """Multiplies its input by a fixed factor (Inception-ResNet's scaled residual branches)."""
+
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+    def extra_repr(self) -> str:
+        return f"factor={self.factor}"
+
+
 class DropPath(nn.Module):
     """Stochastic depth in torchvision's "row" mode: each sample kept with probability 1-p and divided
     by 1-p in training; the identity at inference (and for p = 0)."""
