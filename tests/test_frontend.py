@@ -46,6 +46,10 @@ def test_model_construct_fills_defaults_like_pydantic():
         theirs = BaseModel.model_construct.__func__(cls, **required)
         assert ours.__dict__ == theirs.__dict__ and list(ours.__dict__) == list(theirs.__dict__), cls.__name__
         assert ours.model_fields_set == theirs.model_fields_set == set(required)
+        update = {next(iter(required)): "changed"}
+        copied, reference = ours.model_copy(update=update), BaseModel.model_copy(ours, update=update)
+        assert copied.__dict__ == reference.__dict__ and list(copied.__dict__) == list(reference.__dict__)
+        assert copied.model_fields_set == reference.model_fields_set and ours.__dict__ == theirs.__dict__
 
 
 def test_ir_is_immutable():
