@@ -228,6 +228,7 @@ FIGURES: dict[str, Figure] = {
     "efficientnet_b5": torchvision(30_389_784, "10.27", "3x456x456"),
     "efficientnet_b6": torchvision(43_040_704, "19.07", "3x528x528"),
     "efficientnet_b7": torchvision(66_347_960, "37.75", "3x600x600"),
+    "efficientnet_v2_s": torchvision(21_458_488, "8.366", "3x384x384"),
     "darknet19": Figure(DARKNET19, DARKNET19_MACS, "3x224x224", "1000", source="Table 6 by hand"),
     "se_resnet50": Figure(25_557_032 + SE_PARAMS, 4_089_184_256 + SE_MACS, "3x224x224", "1000",
                           source="ResNet-50 + SE gates by hand"),
