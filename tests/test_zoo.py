@@ -392,6 +392,18 @@ def test_nasnet_a_mobile_matches_the_paper_and_the_reference(loaded):
     assert node(net, "gap1").in_shape == (1056, 7, 7)
 
 
+def test_nasnet_a_large_through_the_parameters():
+    # 6 @ 4032 at 331x331 (Table 2: 88.9 M params, 23.8 B mult-adds; the reference's 88,949,818 counts the
+    # batch-norm statistics, as its 5,326,716 for the mobile model does). Large's reference feeds the cell
+    # after a reduction the output from two cells back: the same tensors' shapes, so the same counts.
+    net = netspec.load(ZOO / "nasnet_a_mobile.net", params={"cells": 6, "filters": 168, "stem": 96}, input="3x331x331")
+    a = analyze(net)
+    params, bn_channels = nasnet_a(cells=6, filters=168, stem=96)
+    assert a.trainable_params == params and a.non_trainable_params == 2 * bn_channels
+    assert a.trainable_params + a.non_trainable_params == 88_949_818
+    assert round(a.macs / 1e9, 1) == 23.8 and net.output_shape == (1000,)
+
+
 def test_mobilenet_and_se_resnet_match_the_papers_rounded_counts(loaded):
     assert round(loaded("mobilenet_v1")[1].trainable_params / 1e6, 1) == 4.2  # Howard et al., Table 8
     assert round(loaded("mobilenet_v1")[1].macs / 1e6) == 569

@@ -121,6 +121,17 @@ def test_counts_equal_timms_cells(reference):
     assert a.macs == hooked_macs(reference, 224)
 
 
+def test_large_settings_give_timms_nasnetalarge_parameters():
+    # timm's nasnetalarge is NASNet-A 6 @ 4032 (stem 96); the spec's parameters reach its tensors' counts
+    net = netspec.load(SPEC, params={"cells": 6, "filters": 168, "stem": 96}, input="3x331x331")
+    with torch.device("meta"):
+        large = timm.create_model("nasnetalarge", pretrained=False)
+    a = analyze(net)
+    assert a.trainable_params == sum(p.numel() for p in large.parameters()) == 88_753_150
+    assert a.non_trainable_params == sum(t.numel() for k, t in large.state_dict().items()
+                                         if k.endswith(("running_mean", "running_var")))
+
+
 def test_same_logits_as_timms_cells(reference):
     from netspec.backends.torch import build
 
