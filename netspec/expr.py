@@ -146,6 +146,8 @@ def evaluate(expr: syntax.Expr, env: Mapping[str, Value], filename: str) -> Valu
         return evaluate(chosen, env, filename)
     if isinstance(expr, syntax.Index):
         return _index(expr, env, filename)
+    if isinstance(expr, syntax.Slice):
+        return _slice(expr, env, filename)
     if isinstance(expr, syntax.Call):
         fn = FUNCTIONS.get(expr.fn)
         if fn is None:
@@ -198,20 +200,37 @@ def _compare(expr: syntax.BinOp, env: Mapping[str, Value], filename: str) -> boo
     return _COMPARE[expr.op](a, b)
 
 
-def _index(expr: syntax.Index, env: Mapping[str, Value], filename: str) -> Value:
-    target = evaluate(expr.target, env, filename)
+def _list(target_expr: syntax.Expr, env: Mapping[str, Value], filename: str, what: str):
+    target = evaluate(target_expr, env, filename)
     if isinstance(target, Symbol):
-        number(target, expr.target, env, filename)
+        number(target, target_expr, env, filename)
     if not isinstance(target, (ListValue, tuple)):
-        raise error(f"only a list can be indexed, not {describe(target)}", span_of(expr.target.loc, filename),
+        raise error(f"only a list can be {what}, not {describe(target)}", span_of(target_expr.loc, filename),
                     code="value")
-    i = number(evaluate(expr.index, env, filename), expr.index, env, filename)
+    return target
+
+
+def _whole(expr: syntax.Expr, env: Mapping[str, Value], filename: str, what: str) -> int:
+    i = number(evaluate(expr, env, filename), expr, env, filename)
     if not isinstance(i, int) or isinstance(i, bool):
-        raise error(f"an index is a whole number, got {describe(i)}", span_of(expr.index.loc, filename), code="value")
+        raise error(f"{what} is a whole number, got {describe(i)}", span_of(expr.loc, filename), code="value")
+    return i
+
+
+def _index(expr: syntax.Index, env: Mapping[str, Value], filename: str) -> Value:
+    target = _list(expr.target, env, filename, "indexed")
+    i = _whole(expr.index, env, filename, "an index")
     if not -len(target) <= i < len(target):
         raise error(f"index {i} is out of range: the list has {len(target)} item{'s' if len(target) != 1 else ''}"
                     f" (0 to {len(target) - 1}, or -1 for the last)", span_of(expr.loc, filename), code="value")
     return target[i]
+
+
+def _slice(expr: syntax.Slice, env: Mapping[str, Value], filename: str) -> ListValue:
+    """Python's slice: bounds past either end are clipped (`ds[:0]` is empty, so `sum(ds[:i])` starts at 0)."""
+    target = _list(expr.target, env, filename, "sliced")
+    start, stop = (None if b is None else _whole(b, env, filename, "a slice bound") for b in (expr.start, expr.stop))
+    return ListValue(target[start:stop])
 
 
 _BITS = 53  # every whole number a float holds exactly: channels, sizes and counts live far below

@@ -11,6 +11,7 @@ no blocks or defaults, with the same architecture hash.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from . import ir, syntax
@@ -64,6 +65,9 @@ def expr_text(e) -> str:
         return "[" + ", ".join(expr_text(a) for a in e.items) + "]"
     if isinstance(e, syntax.Index):
         return f"{_paren(e.target, 4)}[{expr_text(e.index)}]"
+    if isinstance(e, syntax.Slice):
+        bounds = ("" if b is None else expr_text(b) for b in (e.start, e.stop))
+        return f"{_paren(e.target, 4)}[{':'.join(bounds)}]"
     if isinstance(e, syntax.IfExpr):
         return f"{_paren(e.then, _IF)} if {_paren(e.cond, _IF)} else {_paren(e.orelse, _IF - 1)}"
     if isinstance(e, syntax.BinOp):
@@ -87,9 +91,9 @@ def arg_text(e) -> str:
         if isinstance(first, syntax.Num) and first.text[0].isdigit():
             return expr_text(e)
     left = e
-    while isinstance(left, (syntax.BinOp, syntax.IfExpr, syntax.Index)):
+    while isinstance(left, (syntax.BinOp, syntax.IfExpr, syntax.Index, syntax.Slice)):
         left = left.then if isinstance(left, syntax.IfExpr) else (
-            left.target if isinstance(left, syntax.Index) else left.left)
+            left.target if isinstance(left, (syntax.Index, syntax.Slice)) else left.left)
     return "{" + expr_text(e) + "}" if isinstance(left, syntax.ListLit) else expr_text(e)
 
 
@@ -127,6 +131,17 @@ def _param_text(p: syntax.Param) -> str:
     return p.name + (f"={expr_text(p.default)}" if p.default is not None else "")
 
 
+def _as_written(parts: list[tuple[syntax.Loc, str]]) -> list[tuple[int, str]]:
+    """A parameter or argument list as (source line, text) lines: the items that started on one
+    source line share an output line, as the author grouped them (a stage table a row per line)."""
+    lines: list[tuple[int, list[str]]] = []
+    for loc, text in parts:
+        if not lines or lines[-1][0] != loc.line:
+            lines.append((loc.line, []))
+        lines[-1][1].append(text)
+    return [(line, ", ".join(texts)) for line, texts in lines]
+
+
 # ---------------------------------------------------------------- layout of a syntax tree
 
 
@@ -144,6 +159,20 @@ class _Printer:
 
     def emit(self, indent: int, text: str, start: int, end: int | None = None) -> None:
         self.lines.append(_Line(indent, text, start, start if end is None else end))
+
+    def wrapped(self, indent: int, head: str, lines: list[tuple[int, str]], tail: str, tail_line: int) -> None:
+        """`head(`, one line per group of items (indented, comma after all but the last), `)tail`."""
+        self.emit(indent, f"{head}(", lines[0][0])
+        for i, (line, text) in enumerate(lines):
+            self.emit(indent + 1, text + ("," if i < len(lines) - 1 else ""), line)
+        self.emit(indent, f"){tail}", tail_line)
+
+    def arg_lines(self, item) -> list[tuple[int, str]]:
+        """A layer's or call's arguments as written, when they span several lines; else []."""
+        if not isinstance(item, syntax.Layer) or not item.args:
+            return []
+        lines = _as_written([(a.loc, self.arg(a)) for a in item.args])
+        return lines if len(lines) > 1 else []
 
     # inline forms (one line)
     def arg(self, a: syntax.Arg) -> str:
@@ -214,6 +243,9 @@ class _Printer:
         loc = item.loc
         if isinstance(item, syntax.Labelled):
             return self.element(item.element, indent, prefix + f"{item.label}: ")
+        if self.arg_lines(item):
+            head = self.inline(dataclasses.replace(item, args=None))
+            return self.wrapped(indent, prefix + head, self.arg_lines(item), "", loc.end_line)
         multiline = loc.end_line > loc.line and not isinstance(item, (syntax.Layer, syntax.Default, syntax.SaveRef,
                                                                       syntax.MergeRefs))
         if not multiline:
@@ -244,7 +276,11 @@ class _Printer:
 
         def flush():
             nonlocal first_prefix
-            if run:
+            if len(run) == 1 and self.arg_lines(run[0]):  # a call with its arguments over several lines
+                self.element(run[0], indent, first_prefix)
+                first_prefix = ""
+                run.clear()
+            elif run:
                 self.emit(indent, first_prefix + " ".join(self.inline(i) for i in run), run[0].loc.line,
                           run[-1].loc.end_line)
                 first_prefix = ""
@@ -282,7 +318,12 @@ class _Printer:
         elif isinstance(st, syntax.LintOff):
             self.emit(0, f"lint off {', '.join(st.ids)}", loc.line, loc.end_line)
         elif isinstance(st, syntax.BlockDef):
-            if loc.end_line > loc.line:
+            params = _as_written([(p.loc, _param_text(p)) for p in st.params])
+            if len(params) > 1:  # parameters written over several lines keep their lines
+                self.wrapped(0, f"block {st.name}", params, " {", st.body.loc.line if st.body.loc else params[-1][0])
+                self.body(st.body, 1)
+                self.emit(0, "}", loc.end_line)
+            elif loc.end_line > loc.line:
                 head, (body,) = self.composite(st)
                 self.emit(0, f"{head} {{", loc.line)
                 self.body(body, 1)

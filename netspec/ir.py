@@ -313,6 +313,7 @@ from .ops.norm import LRN, BatchNorm  # noqa: E402
 from .ops.pool import AdaptivePool, Pool  # noqa: E402
 from .ops.scale import Scale  # noqa: E402
 from .ops.skip import Merge, Save  # noqa: E402
+from .ops.zeropad import ZeroPad  # noqa: E402
 
 for _cls in (Seq, Concat, Residual, Dense, Gate, Side, FusedConcat, BufferedDense):
     _registry.register_node(_cls)

@@ -243,6 +243,12 @@ class ToAst(Transformer):
     def index(self, meta, items):
         return syntax.Index(items[0], items[1], _loc(meta))
 
+    def bound(self, meta, items):
+        return items[0] if items else None
+
+    def slice(self, meta, items):
+        return syntax.Slice(items[0], items[1], items[2], _loc(meta))
+
     def int(self, meta, items):
         tok = items[0]
         return syntax.Num(int(tok), str(tok), _tok_loc(tok))

@@ -89,12 +89,21 @@ class Index:
 
 
 @dataclass(frozen=True)
+class Slice:
+    """`xs[a:b]`, `xs[:b]`, `xs[a:]`: the items from a up to b (Python's bounds; None where left out)."""
+    target: "Expr"
+    start: "Expr | None"
+    stop: "Expr | None"
+    loc: Loc
+
+
+@dataclass(frozen=True)
 class ListLit:
     items: tuple["Expr", ...]
     loc: Loc
 
 
-Expr = Union[Num, Str, Name, ShapeLit, BinOp, Neg, Call, IfExpr, Index, ListLit]
+Expr = Union[Num, Str, Name, ShapeLit, BinOp, Neg, Call, IfExpr, Index, Slice, ListLit]
 
 
 # ---------------------------------------------------------------- body items

@@ -41,6 +41,18 @@ def test_layout_is_normalised():
         "concat {\n  conv1-4\n  | conv1-2 conv3-4\n}\n[conv3-8]x2\n")
 
 
+def test_parameters_and_arguments_keep_their_lines():
+    """A block header or a call written over several lines keeps the author's grouping of its items
+    (EfficientNet's family block takes a stage table: one line would be 400 characters)."""
+    text = ("network t\ninput 3x8x8\nblock b(\n   c,   d=2,  # two\n  e=[1,\n 2]) { conv3-{c} }\n"
+            "x: b(4,\n  d=5  # five\n)\nconv3-4 b(4,\n 5) relu\n")
+    assert format_text(text) == (
+        "network t\ninput 3x8x8\nblock b(\n  c, d=2,  # two\n  e=[1, 2]\n) {\n  conv3-{c}\n}\n"
+        "x: b(\n  4,\n  d=5  # five\n)\nconv3-4 b(4, 5) relu\n")  # sharing its line: one line
+    assert format_text(format_text(text)) == format_text(text)
+    assert same_network(netspec.parse(text), netspec.parse(format_text(text)))
+
+
 def test_expressions_keep_their_meaning():
     text = "network t(a=2, b=3)\ninput 8x8x8\nconv1-{(a + b) * 2} conv1-{a - (b - 4)} conv1-{2 ** 3 ** 1} conv1-{-(a - 3) + 8}\n"
     out = format_text(text)
@@ -106,7 +118,10 @@ LEAVES = st.sampled_from(["conv3-8", "conv1-{c}", "conv3-{2 * c}(bias=false) bn"
                           # expressions: kernels and strides computed, comparisons, conditionals, lists
                           "conv{c - 1}-8", "dwconv{1 + 2}/{1}", "conv{3}-{c if c > 2 else 3}/1(groups={1})",
                           "conv1-{[4, 8][c // 4 - 1]}", "conv1-{len([1, 2]) * c}(bias=not c == 4 or false)",
-                          "unit(k={[8, 4][1]})", "conv1-{round(pow(c, 2), 8) if c != 0 and true else 1}"])
+                          "unit(k={[8, 4][1]})", "conv1-{round(pow(c, 2), 8) if c != 0 and true else 1}",
+                          "conv1-{sum([2, 4, 8][:c // 4]) + len(range(6)[c:])}",
+                          # a call with its arguments over several lines (kept so: a stage table a row a line)
+                          "unit(\n  k=4,\n  s=1\n)", "unit(k=8,\ns=1)"])
 
 
 def bodies(depth: int):

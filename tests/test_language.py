@@ -31,6 +31,9 @@ def channels(expr: str, params: str = "") -> int:
     ("round(37, 8)", 40), ("round(36, 8)", 32),  # 36/8 = 4.5: halves go to the even neighbour, as torch.round
     ("round(2.5)", 2), ("len([3, 4, 6, 3])", 4), ("sum([3, 4, 6, 3])", 16), ("max([3, 9, 2])", 9),
     ("[8, 16, 32][1]", 16), ("[8, 16, 32][-1]", 32), ("len(range(5))", 5), ("range(2, 10, 3)[2]", 8),
+    # slices, with Python's bounds: sum(ds[:i]) is the index of stage i's first block (0 for i = 0)
+    ("sum([2, 4, 4][:2])", 6), ("sum([2, 4, 4][:0]) + 1", 1), ("[2, 4, 8][1:][0]", 4), ("len([2, 4, 8][-2:])", 2),
+    ("sum([2, 4, 8][1:2])", 4), ("len([2, 4, 8][5:]) + 1", 1), ("sum([2, 4, 8][:])", 14), ("sum(range(10)[2:4])", 5),
 ])
 def test_expression_values(expr, value):
     assert channels(expr, "math_e=2.718281828459045") == value
@@ -48,6 +51,8 @@ def test_a_false_branch_is_never_evaluated():
     ("3 < true", "expected a number, got true"),
     ("len(3)", "`len` takes one list"),
     ("3[0]", "only a list can be indexed"),
+    ("3[1:]", "only a list can be sliced"),
+    ("len([1, 2][0.5:])", "a slice bound is a whole number, got 0.5"),
     ("pow(10, 400)", "far too large"),
     ("log(0)", "`log` cannot take these arguments"),
 ])

@@ -362,3 +362,46 @@ def test_unet_copy_and_crop_joins_the_cropped_copy_first():
     a = torch.relu(convs[0](x))
     b = convs[2](torch.relu(convs[1](nn.functional.max_pool2d(a, 2))))
     assert torch.allclose(model(x), torch.cat((a[:, :, 2:10, 2:10], b), 1), atol=1e-6)
+
+
+# ---------------------------------------------------------------- zeropad
+
+
+def test_zeropad_pads_with_zeros_and_crops_where_negative():
+    x = torch.randn(1, 3, 7, 7)
+    net = parse("zeropad(1)", input="3x7x7")
+    assert tuple(net.output_shape) == (3, 9, 9)
+    out = build(net, seed=0).eval()(x)
+    assert torch.equal(out[:, :, 1:8, 1:8], x) and out[:, :, 0].abs().sum() == 0 and out[:, :, :, -1].abs().sum() == 0
+    # left, right, top, bottom as torch's ZeroPad2d: -1 takes a row or column off that side
+    net = parse("zeropad(-1, 1, -1, 1)", input="3x7x7")
+    assert tuple(net.output_shape) == (3, 7, 7)
+    shifted = torch.zeros(1, 3, 7, 7)
+    shifted[:, :, :6, :6] = x[:, :, 1:, 1:]  # by hand: the map moved up and left by a pixel, zeros behind
+    assert torch.equal(build(net, seed=0).eval()(x), shifted)
+    assert torch.equal(run_generated(net, x, {}), shifted)
+    net = parse("zeropad(0, 2)", input="3x7x7")  # the sides not written stay as they are
+    assert tuple(net.output_shape) == (3, 7, 9) and only(net, "zeropad").top == 0
+    assert analyze(net).trainable_params == 0 and analyze(net).macs == 0
+    round_trips(net)
+    with pytest.raises(netspec.SpecError, match=r"zeropad\(-4, -4, 0, 0\) would leave nothing"):
+        parse("zeropad(-4, -4)", input="3x7x7")
+
+
+def test_zeropad_keeps_a_symbolic_size_symbolic():
+    net = parse("conv3-8/2 zeropad(-1, 1, -1, 1) zeropad(0, 1, 0, 1) gap fc-2", input="3xHxW")
+    assert only(net, "zeropad").out_shape[1:] == ("H/2", "W/2")
+    assert list(netspec.ir.layers(net.body))[2].out_shape[1:] == ("H/2+1", "W/2+1")
+
+
+def test_factorized_reduction_reads_both_pixel_grids():
+    # NASNet's factorized reduction (TF-slim's factorized_reduction), by hand: one 1x1 conv on the even
+    # pixels, one on the odd ones (shifted by zeropad; on an odd size the last row of the shift is zero)
+    net = parse("concat { avgpool1/2 conv1-2(bias=false) | zeropad(-1, 1, -1, 1) avgpool1/2 conv1-2(bias=false) }",
+                input="3x7x7")
+    assert tuple(net.output_shape) == (4, 4, 4)
+    model = build(net, seed=0).eval()
+    x = torch.randn(1, 3, 7, 7)
+    even, odd = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    padded = nn.functional.pad(x, (0, 1, 0, 1))  # TF: pad bottom and right by one, then drop the first row and column
+    assert torch.allclose(model(x), torch.cat((even(x[:, :, ::2, ::2]), odd(padded[:, :, 1::2, 1::2])), 1), atol=1e-6)

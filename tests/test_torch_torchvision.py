@@ -39,7 +39,7 @@ COUNTERPARTS = {
     "shufflenet_v2_x1_0": ({}, "3x64x64"),
     "mobilenet_v3_large": ({}, "3x64x64"), "mobilenet_v3_small": ({}, "3x64x64"),
     "convnext_tiny": ({}, "3x64x64"),
-    "efficientnet_b0": ({}, "3x64x64"), "efficientnet_b3": ({}, "3x64x64"),
+    "efficientnet_b0": ({}, "3x64x64"), "efficientnet_b3": ({}, "3x64x64"), "efficientnet_v2_s": ({}, "3x64x64"),
 }
 ZOO = {p.stem for p in Path(zoo_dir()).glob("*.net")}
 NAMES = [n for n in COUNTERPARTS if n in ZOO]

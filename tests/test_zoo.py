@@ -144,6 +144,50 @@ def darknet19() -> tuple[int, int]:
 
 DARKNET19, DARKNET19_MACS = darknet19()
 
+def nasnet_a(cells: int = 4, filters: int = 44, stem: int = 32, classes: int = 1000) -> tuple[int, int]:
+    """(trainable parameters, batch-norm channels) of NASNet-A "N @ 24 * filters" as the TF-slim reference
+    builds it (Zoph et al. 2018, Figure 4; nasnet.py): every conv without bias, a batch norm after each."""
+
+    def sep(k, cin, c):  # two stacked separable convs: depthwise k x k, 1x1 to c, batch norm
+        return k * k * cin + cin * c + k * k * c + c * c, 2 * c
+
+    def unit(cin, c):  # ReLU, 1x1 conv, batch norm (a hidden state from a cell's input)
+        return cin * c, c
+
+    def reduce(cin, c):  # factorized reduction: two 1x1 convs to c/2 on the two pixel grids, a batch norm
+        return 2 * cin * (c // 2), c
+
+    def total(*parts):
+        return tuple(map(sum, zip(*parts)))
+
+    def normal_ops(c):  # separable 5x5, 3x3, 5x5, 3x3, 3x3 (two average pools and identities have no weights)
+        return total(sep(5, c, c), sep(3, c, c), sep(5, c, c), sep(3, c, c), sep(3, c, c))
+
+    def reduction_ops(c, h1):  # separable 5x5 on h0, 7x7, 7x7, 5x5 on h1 (h1 channels), 3x3 on the first sum
+        return total(sep(5, c, c), sep(7, h1, c), sep(7, h1, c), sep(5, h1, c), sep(3, c, c))
+
+    f = filters
+    parts = [(stem * 3 * 9, stem),  # conv0: 3x3/2, batch norm
+             unit(stem, f // 4), reduction_ops(f // 4, stem),  # stem cell 0: h1 is conv0's output itself
+             unit(f, f // 2), reduce(stem, f // 2), reduction_ops(f // 2, f // 2)]  # stem cell 1
+    x, prev = 2 * f, f  # channels of the last two cells' outputs
+    for s in range(3):
+        c = f * 2 ** s
+        if s > 0:
+            parts += [unit(prev, c), unit(x, c), reduction_ops(c, c)]
+            x, prev = 4 * c, x
+        parts += [unit(x, c), reduce(prev, c), normal_ops(c)]  # the first cell reduces x_prev
+        x, prev = 6 * c, x
+        for _ in range(cells - 1):
+            parts += [unit(prev, c), unit(x, c), normal_ops(c)]
+            x, prev = 6 * c, x
+    weights, bn_channels = total(*parts)
+    return weights + 2 * bn_channels + x * classes + classes, bn_channels
+
+
+NASNET_A_MOBILE, NASNET_A_MOBILE_BN = nasnet_a()
+
+
 # VGG C is B with a 1x1 conv closing stages 3-5 (Table 1)
 VGG_C_EXTRA = conv(256, 256, 1) + 2 * conv(512, 512, 1)
 VGG_C_EXTRA_MACS = conv_macs(256, 256, 1, 56) + conv_macs(512, 512, 1, 28) + conv_macs(512, 512, 1, 14)
@@ -241,6 +285,10 @@ FIGURES: dict[str, Figure] = {
     "efficientnet_b5": torchvision(30_389_784, "10.27", "3x456x456"),
     "efficientnet_b6": torchvision(43_040_704, "19.07", "3x528x528"),
     "efficientnet_b7": torchvision(66_347_960, "37.75", "3x600x600"),
+    "efficientnet_v2_s": torchvision(21_458_488, "8.366", "3x384x384"),
+    # Zoph et al. 2018, Table 2: 5.3 M, 564 M mult-adds; params exact: counted by hand from the cells (and
+    # from timm's NASNet cells, tests/test_zoo_nasnet.py), with the BN statistics the reference's 5,326,716
+    "nasnet_a_mobile": Figure(NASNET_A_MOBILE, "0.564", "3x224x224", "1000", source="Table 2; cells by hand"),
     "darknet19": Figure(DARKNET19, DARKNET19_MACS, "3x224x224", "1000", source="Table 6 by hand"),
     "se_resnet50": Figure(25_557_032 + SE_PARAMS, 4_089_184_256 + SE_MACS, "3x224x224", "1000",
                           source="ResNet-50 + SE gates by hand"),
@@ -339,6 +387,34 @@ def test_cifar_resnets_match_the_papers_rounded_counts(loaded):
     for name, millions in paper.items():
         decimals = len(millions.split(".")[1])
         assert f"{loaded(name)[1].trainable_params / 1e6:.{decimals}f}" == millions, name
+
+
+def test_nasnet_a_mobile_matches_the_paper_and_the_reference(loaded):
+    net, a = loaded("nasnet_a_mobile")
+    assert round(a.trainable_params / 1e6, 1) == 5.3  # Table 2: "NASNet-A (4 @ 1056)", 5.3 M
+    # TF-slim's nasnet_mobile (and Keras' NASNetMobile): 5,326,716 variables with the moving means and
+    # variances, two per batch-norm channel
+    assert a.non_trainable_params == 2 * NASNET_A_MOBILE_BN
+    assert NASNET_A_MOBILE + 2 * NASNET_A_MOBILE_BN == 5_326_716
+    # "N @ P": N normal cells per stage, P filters in the penultimate layer
+    cells = [n for n in walk(net.body) if n.kind == "seq" and n.block in ("normal", "reduction")]
+    assert [n.block for n in cells] == ["reduction"] + ["normal"] * 4 + ["reduction"] + ["normal"] * 4 \
+        + ["reduction"] + ["normal"] * 4  # cell_stem_1 is a reduction cell too
+    outputs = [n.out_shape[:2] for n in cells]  # the pair [output ; input]: channels and size
+    assert outputs[-1] == (1056 + 1056, 7) and outputs[1] == (264 + 88, 28) and outputs[5] == (352 + 88, 14)
+    assert node(net, "gap1").in_shape == (1056, 7, 7)
+
+
+def test_nasnet_a_large_through_the_parameters():
+    # 6 @ 4032 at 331x331 (Table 2: 88.9 M params, 23.8 B mult-adds; the reference's 88,949,818 counts the
+    # batch-norm statistics, as its 5,326,716 for the mobile model does). Large's reference feeds the cell
+    # after a reduction the output from two cells back: the same tensors' shapes, so the same counts.
+    net = netspec.load(ZOO / "nasnet_a_mobile.net", params={"cells": 6, "filters": 168, "stem": 96}, input="3x331x331")
+    a = analyze(net)
+    params, bn_channels = nasnet_a(cells=6, filters=168, stem=96)
+    assert a.trainable_params == params and a.non_trainable_params == 2 * bn_channels
+    assert a.trainable_params + a.non_trainable_params == 88_949_818
+    assert round(a.macs / 1e9, 1) == 23.8 and net.output_shape == (1000,)
 
 
 def test_mobilenet_and_se_resnet_match_the_papers_rounded_counts(loaded):

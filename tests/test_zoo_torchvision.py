@@ -47,7 +47,7 @@ CASES = {
         "densenet121", "densenet169", "densenet201", "densenet161", "mobilenet_v2", "squeezenet1_0",
         "squeezenet1_1", "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2", "regnet_x_400mf",
         "mnasnet1_0", "regnet_y_400mf", "shufflenet_v2_x1_0", "mobilenet_v3_large", "mobilenet_v3_small",
-        *(f"efficientnet_b{i}" for i in range(8)))},
+        *(f"efficientnet_b{i}" for i in range(8)), "efficientnet_v2_s")},
     "mobilenet_v3_large_0.75": ("mobilenet_v3_large", {"width": 0.75},
                                 lambda: tv.models.mobilenet_v3_large(width_mult=0.75)),
     "googlenet": ("googlenet", {}, lambda: tv.models.googlenet(**AUX)),
@@ -191,7 +191,7 @@ def test_bn_eps_and_ceil_mode_follow_torchvision():
     assert sorted(ceil_ours) == sorted(ceil_theirs) and all(ceil_ours)
 
 
-@pytest.mark.parametrize("name", ["efficientnet_b0", "efficientnet_b4", "efficientnet_b7"])
+@pytest.mark.parametrize("name", ["efficientnet_b0", "efficientnet_b4", "efficientnet_b7", "efficientnet_v2_s"])
 def test_stochastic_depth_probabilities_follow_torchvision(name):
     # torchvision raises p linearly with the block's index over all blocks: its StochasticDepth
     # modules, in order, against the spec's drop_path layers (its non-residual blocks keep one unused)
@@ -199,7 +199,27 @@ def test_stochastic_depth_probabilities_follow_torchvision(name):
 
     reference = build_meta(lambda: getattr(tv.models, name)())
     theirs = [m.p for m in reference.modules() if isinstance(m, StochasticDepth)]
-    blocks = [m for m in reference.features.modules() if type(m).__name__ == "MBConv"]
+    blocks = [m for m in reference.features.modules() if type(m).__name__ in ("MBConv", "FusedMBConv")]
     used = [b.stochastic_depth.p for b in blocks if b.use_res_connect]
     ours = [n.p for n in layers(netspec.load(ZOO / f"{name}.net").body) if n.kind == "drop_path"]
     assert len(theirs) == len(blocks) and ours == used and max(theirs) < 0.2
+
+
+@pytest.mark.parametrize("name, eps", [("efficientnet_v2_s", 1e-3), ("efficientnet_b0", 1e-5)])
+def test_bn_eps_follows_efficientnet(name, eps):
+    # V2 builds every batch norm with eps 1e-3, V1 with torch's 1e-5: the spec passes eps to the family block
+    net = netspec.load(ZOO / f"{name}.net")
+    ref = build_meta(lambda: getattr(tv.models, name)())
+    ours = [n.eps for n in walk(net.body) if n.kind == "batchnorm"]
+    theirs = [m.eps for m in ref.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert ours == theirs and set(theirs) == {eps}
+
+
+def test_efficientnet_v2_s_fuses_its_first_three_stages():
+    # torchvision's stages 1-3 are FusedMBConv (no depthwise conv, no squeeze-excitation), 4-6 MBConv
+    ref = build_meta(lambda: tv.models.efficientnet_v2_s())
+    kinds = [type(stage[0]).__name__ for stage in ref.features[1:-1]]
+    assert kinds == ["FusedMBConv"] * 3 + ["MBConv"] * 3
+    net = netspec.load(ZOO / "efficientnet_v2_s.net")
+    blocks = [n.block for n in walk(net.body) if n.kind == "seq" and n.block in ("mbconv", "fused_mbconv")]
+    assert blocks == ["fused_mbconv"] * (2 + 4 + 4) + ["mbconv"] * (6 + 9 + 15)

@@ -247,6 +247,11 @@ def crop(node: ir.Crop) -> ModuleCall:
     return ModuleCall("Crop", (Arg(None, node.top, hint="top"), Arg(None, node.left, hint="left")))
 
 
+@register(ir.ZeroPad)
+def zeropad(node: ir.ZeroPad) -> ModuleCall:
+    return ModuleCall("nn.ZeroPad2d", (Arg(None, square((node.left, node.right, node.top, node.bottom)), hint="padding"),))
+
+
 @register(ir.ChannelShuffle)
 def shuffle(node: ir.ChannelShuffle) -> ModuleCall:
     return ModuleCall("nn.ChannelShuffle", (Arg(None, node.groups, hint="groups"),))

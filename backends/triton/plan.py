@@ -138,7 +138,7 @@ def conv_template(node: ir.NodeBase) -> str:
 
 
 # layers that have no kernel yet: refused up front, by name, before any planning
-UNSUPPORTED = ("layernorm", "layer_scale", "deconv", "shuffle", "channel_slice", "crop", "scale")
+UNSUPPORTED = ("layernorm", "layer_scale", "deconv", "shuffle", "channel_slice", "crop", "scale", "zeropad")
 
 
 def check_supported(network: ir.Network) -> None:

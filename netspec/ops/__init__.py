@@ -14,6 +14,7 @@
     channels.py    channels(start, stop)         kind channel_slice (what `split` opens each branch with)
     crop.py        crop(border)                  kind crop (U-Net's copy and crop)
     scale.py       scale(factor)                 kind scale (a fixed multiplier: Inception-ResNet's residuals)
+    zeropad.py     zeropad(left, right, top, bottom)  kind zeropad (torch's ZeroPad2d; NASNet's pixel shift)
     skip.py        kinds save, merge (`@name`, `add(@a)`: syntax of their own)
 
 A new op is one more file here, imported below, plus one lowering entry per backend.
@@ -22,7 +23,10 @@ A new op is one more file here, imported below, plus one lowering entry per back
 from __future__ import annotations
 
 from .. import ir  # noqa: F401  the IR's base classes before the op files that subclass them
-from . import activation, channels, conv, crop, deconv, drop_path, layer_scale, layernorm, linear, misc, norm, pool, scale, shuffle, skip  # noqa: F401  each registers itself
+from . import (  # noqa: F401  each registers itself
+    activation, channels, conv, crop, deconv, drop_path, layer_scale, layernorm, linear, misc, norm, pool, scale, shuffle,
+    skip, zeropad,
+)
 from .registry import KINDS, OPS, Kind, Op, kind, known_words, lookup, register_kind, register_op
 
 __all__ = ["KINDS", "OPS", "Kind", "Op", "kind", "known_words", "lookup", "register_kind", "register_op"]
