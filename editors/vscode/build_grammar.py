@@ -244,9 +244,10 @@ def repository() -> dict:
         "arguments": parens(_include("argument"), name="meta.arguments.netspec"),
         "argument": {"patterns": _include("comment") + [
             _match(rf"\b({NAME})\s*(=)(?!=)", None, "variable.parameter.netspec", "keyword.operator.assignment.netspec"),
-            # depths=[3, 3, 9, 3]: a list that opens with a number holds expressions (the .lark num_list);
+            # ts[i]: an index; depths=[3, 3, 9, 3]: a list that opens with a number holds expressions
+            # (the .lark num_list);
             # after=[bn relu]: any other list in an argument holds layers
-            brackets(r"\[(?=\s*-?[0-9])", _include("expression")),
+            brackets(r"(?<=[A-Za-z_0-9)\]])\[|\[(?=\s*-?[0-9])", _include("expression")),
             brackets(r"\[", _include("body"), name="meta.sequence.netspec"),
             braced(r"(\{)", EMBED_BEGIN),
         ] + _include("reference", "expression")},
@@ -263,8 +264,7 @@ def repository() -> dict:
             parens(_include("expression")),
             _match(r"==|!=|<=|>=|<|>", "keyword.operator.comparison.netspec"),
             _match(r"\*\*|//|[-+*/%]", "keyword.operator.arithmetic.netspec"),
-            _match(r"\[", "punctuation.section.brackets.begin.netspec"),
-            _match(r"\]", "punctuation.section.brackets.end.netspec"),
+            brackets(r"\[", _include("expression")),  # a list, or an index: ts[i]
         ] + _include("comma", "invalid")},
     }
 
