@@ -360,3 +360,20 @@ def test_package_json_ties_the_language_to_its_grammar_and_configuration():
     for open_, close in config["brackets"]:
         assert f'"{open_}"' in _lark_text() and f'"{close}"' in _lark_text()
     assert {p["open"] for p in config["autoClosingPairs"]} == {"{", "[", "(", '"'}
+
+
+def test_readme_editor_snippets_agree_with_the_extension():
+    """The Helix and Neovim set-ups in the README run the same server on the same files as VS Code."""
+    import tomllib
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (toml,) = re.findall(r"```toml\n(.*?)```", readme.split("## Editors", 1)[1], re.S)
+    helix = tomllib.loads(toml)
+    manifest = json.loads((EDITOR / "package.json").read_text(encoding="utf-8"))
+    extensions = [e.lstrip(".") for e in manifest["contributes"]["languages"][0]["extensions"]]
+    assert helix["language"][0]["file-types"] == extensions
+    assert helix["language"][0]["scope"] == json.loads(GRAMMAR.read_text(encoding="utf-8"))["scopeName"]
+    server = helix["language-server"][helix["language"][0]["language-servers"][0]]
+    assert [server["command"], *server["args"]] == ["netspec", "lsp"]
+    assert 'cmd = { "netspec", "lsp" }' in readme and "extension = { net = " in readme
+    assert 'args: ["lsp"]' in (EDITOR / manifest["main"]).read_text(encoding="utf-8")
