@@ -238,9 +238,8 @@ def test_every_keyword_of_the_lark_grammar_gets_a_keyword_scope(compiler):
 
 
 def test_every_layer_word_of_the_registry_is_a_layer(compiler):
-    words = set(ops.OPS) | set(ops.registry.ALIASES)
-    words |= {f"{w}{k}" for w, name in [(n, n) for n in ops.OPS] + list(ops.registry.ALIASES.items())
-              if ops.OPS[name].kernel_in_name for k in ("3", "1x7")}
+    op_of = {**{name: name for name in ops.OPS}, **ops.registry.ALIASES}
+    words = set(op_of) | {f"{w}{k}" for w, name in op_of.items() if ops.OPS[name].kernel_in_name for k in ("3", "1x7")}
     for word in sorted(words):
         assert ops.lookup(word) is not None, word  # the registry reads it as a layer word
         for spelled in (word, word.upper()):

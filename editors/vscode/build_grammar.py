@@ -61,19 +61,14 @@ def keywords_of_lark() -> set[str]:
 
 def layer_words() -> tuple[list[str], list[str]]:
     """The registry's layer words: those that may carry a kernel size (conv3, pool3) and the rest."""
-    kernel, plain = [], []
-    for word, name in [(name, name) for name in ops.OPS] + list(ops.registry.ALIASES.items()):
-        (kernel if ops.OPS[name].kernel_in_name else plain).append(word)
-    return sorted(kernel), sorted(plain)
+    op_of = {**{name: name for name in ops.OPS}, **ops.registry.ALIASES}  # word -> the op it names
+    kernel = sorted(word for word, name in op_of.items() if ops.OPS[name].kernel_in_name)
+    return kernel, sorted(set(op_of) - set(kernel))
 
 
 def _alternation(words: list[str]) -> str:
     # longest first, so that a word that begins another (relu, relu6) never cuts it short
     return "|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w)))
-
-
-def _words(category: str) -> str:
-    return _alternation(KEYWORDS[category])
 
 
 def _captures(*names: str) -> dict:
@@ -130,6 +125,7 @@ def repository() -> dict:
     conditional = "keyword.control.conditional.netspec"
     loop = "keyword.control.loop.netspec"
     statement = "keyword.other.statement.netspec"
+    logical = "keyword.operator.logical.netspec"
 
     def braced(begin: str, *begin_captures: str) -> dict:
         """A `{expression}`: everything up to the closing brace is an expression."""
@@ -172,7 +168,7 @@ def repository() -> dict:
         "invalid": _match(r"\S", "invalid.illegal.character.netspec"),
 
         # ------------------------------------------------------------ statements and bodies
-        "body": {"patterns": _include("comment", "string", "statement", "control", "combinator", "label",
+        "body": {"patterns": _include("comment", "string", "statement", "control", "combinator", "keyword", "label",
                                       "repeat", "layer", "notation-expression", "arguments", "punctuation",
                                       "reference", "number", "notation", "block-call", "invalid")},
         "statement": {"patterns": [
@@ -188,10 +184,6 @@ def repository() -> dict:
             _region(r"\b(lint)\s+(off)\b", "$", _include("comment", "comma") + [
                 _match(r"[A-Za-z_0-9]+(?:-[A-Za-z_0-9]+)*", "constant.other.lint.netspec")],
                 begin_captures=_captures(statement, statement)),
-            _match(rf"\b(?:{_words(statement)})\b", statement),
-            _match(r"\bnetwork\b", "keyword.declaration.network.netspec"),
-            _match(r"\bblock\b", "keyword.declaration.block.netspec"),
-            _match(r"\bimport\b", "keyword.control.import.netspec"),
         ]},
         # a block's or the network's parameters: names, each with an optional default
         "parameters": {"patterns": _include("comment") + [
@@ -207,14 +199,14 @@ def repository() -> dict:
             braced(rf"\b(for)\s+({NAME})\s+(in)\s*(\{{)", loop, "variable.other.netspec", loop, EMBED_BEGIN),
             _region(rf"\b(for)\s+({NAME})\s+(in)\b", r"(?=\{)", _include("expression"), content=EXPRESSION,
                     begin_captures=_captures(loop, "variable.other.netspec", loop)),
-            _match(r"\belse\b", conditional),
         ]},
         "combinator": {"patterns": [
             _match(r"\b(?:concat|add)(?=\s*\()", "keyword.other.merge.netspec"),
             _match(rf"\b(side)\s+({NAME})", None, "keyword.other.combinator.netspec",
                    "entity.name.label.side.netspec"),
-            _match(rf"\b(?:{_words('keyword.other.combinator.netspec')})\b", "keyword.other.combinator.netspec"),
         ]},
+        # every keyword of the .lark grammar where no rule above has read it in its context
+        "keyword": {"patterns": [_match(rf"\b(?:{_alternation(words)})\b", scope) for scope, words in KEYWORDS.items()]},
         "label": _match(rf"\b({NAME})\s*(:)", None, "entity.name.label.netspec", "punctuation.separator.label.netspec"),
         # [ ... ]x3, [ ... ]x{n}: the x right after the closing bracket
         "repeat": _match(r"(?<=\])\s*(x)(?:([0-9]+)|(?=\{))", None,
@@ -245,8 +237,7 @@ def repository() -> dict:
         "argument": {"patterns": _include("comment") + [
             _match(rf"\b({NAME})\s*(=)(?!=)", None, "variable.parameter.netspec", "keyword.operator.assignment.netspec"),
             # ts[i]: an index; depths=[3, 3, 9, 3]: a list that opens with a number holds expressions
-            # (the .lark num_list);
-            # after=[bn relu]: any other list in an argument holds layers
+            # (the .lark num_list); after=[bn relu]: any other list in an argument holds layers
             brackets(r"(?<=[A-Za-z_0-9)\]])\[|\[(?=\s*-?[0-9])", _include("expression")),
             brackets(r"\[", _include("body"), name="meta.sequence.netspec"),
             braced(r"(\{)", EMBED_BEGIN),
@@ -257,8 +248,8 @@ def repository() -> dict:
             _match(r"\bnone\b", "constant.language.none.netspec"),
             # `in`: the channels entering the enclosing block (a keyword only in `for NAME in`)
             _match(r"\bin\b", "variable.language.in.netspec"),
-            _match(rf"\b(?:{_words('keyword.operator.logical.netspec')})\b", "keyword.operator.logical.netspec"),
-            _match(r"\b(?:if|else)\b", conditional),
+            _match(rf"\b(?:{_alternation(KEYWORDS[logical])})\b", logical),
+            _match(rf"\b(?:{_alternation(KEYWORDS[conditional])})\b", conditional),
             _match(rf"\b{NAME}(?=\s*\()", "entity.name.function.call.netspec"),
             _match(rf"\b{NAME}", "variable.other.netspec"),
             parens(_include("expression")),
