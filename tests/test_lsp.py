@@ -201,9 +201,19 @@ def test_shape_error_labels_each_branch(editor, tmp_path):
 
 def test_bad_input_gets_diagnostics_and_the_server_keeps_answering(editor, tmp_path):
     spec = tmp_path / "hostile.net"
-    for text in ["\x00\x01 ]]] ((( {{{", "network x\ninput 3x32x32\n" + "[" * 5000 + "relu" + "]" * 5000,
-                 "network x\ninput 3x32x32\n[conv3-8]x1000000000\n", "input 3x" + "9" * 400 + "x2\nrelu\n", ""]:
-        editor.open(spec, text) if not editor.versions.get(from_fs_path(str(spec))) else editor.replace(spec, text)
+    hostile = [
+        "\x01 ]]] ((( {{{",
+        "network x\ninput 3x32x32\n" + "[" * 5000 + "relu" + "]" * 5000,  # nesting past the limit
+        "network x\ninput 3x32x32\n[conv3-8]x1000000000\n",  # a repeat bomb, refused before it unrolls
+        "network x\ninput 3x" + "9" * 400 + "x2\nrelu\n",  # a number past every bound
+        "",
+    ]
+    editor.open(spec, TINY)
+    for text in hostile:
+        got = editor.replace(spec, text)
+        want = _lint(tmp_path / "hostile_cli.net", text)
+        assert [d.code for d in got] == [d.code for d in want] != [], text[:40]
+        assert [d.message.split("\n")[0] for d in got] == [d.message for d in want]
     editor.replace(spec, TINY)
     hover = editor.hover(spec, 3, 2)
     assert hover is not None and "8x32x32" in hover.contents.value
