@@ -50,7 +50,8 @@ def _shift(span, start: int, end: int, written: str):
     before = written[:start]
     line = span.line + before.count("\n")
     column = (span.column + len(before)) if "\n" not in before else len(before.rsplit("\n", 1)[1]) + 1
-    return span.model_copy(update={"line": line, "column": column, "end_line": line, "end_column": column + end - start})
+    return span.model_copy(update={"line": line, "column": column, "end_line": line,
+                                   "end_column": column + end - start})
 
 
 def quick_fixes(snapshot: Snapshot, wanted: types.Range, codec: PositionCodec) -> list[types.CodeAction]:

@@ -64,7 +64,8 @@ def _table(rows: list[Row], first: str) -> list[str]:
     out = [f"| {first} | output | params | MACs | RF/stride |", "|---|---|--:|--:|---|"]
     for r in rows[:MAX_ROWS]:
         name = r.path.rsplit(".", 1)[-1] if first == "layer" else r.path
-        out.append(f"| `{name}` {r.op} | {shape_str(r.out_shape)} | {r.params:,} | {human(r.macs)} | {field_text(r)} |")
+        figures = f"{shape_str(r.out_shape)} | {r.params:,} | {human(r.macs)} | {field_text(r)}"
+        out.append(f"| `{name}` {_title(r)} | {figures} |")
     if len(rows) > MAX_ROWS:
         out.append(f"| ... {len(rows) - MAX_ROWS} more | | | | |")
     return out

@@ -139,13 +139,14 @@ def on_definition(ls: NetspecServer, params: types.DefinitionParams) -> types.Lo
 def on_formatting(ls: NetspecServer, params: types.DocumentFormattingParams) -> list[types.TextEdit] | None:
     from ..commands.fmt import format_spec
     from ..diagnostics import SpecError
+    from ..elaborate.library import reading_open_files
     from ..limits import using
 
     doc = ls.workspace.get_text_document(params.text_document.uri)
     snapshot = _snapshot(ls, params.text_document.uri)
     filename = snapshot.filename if snapshot else filename_of(params.text_document.uri)
     try:
-        with using(ls.limits):
+        with using(ls.limits), reading_open_files(ls.open_texts()):
             formatted = format_spec(doc.source, filename)
     except SpecError:  # as `netspec fmt`: a spec with errors is left as it is (its diagnostics say why)
         return None
