@@ -343,6 +343,11 @@ def test_completion_of_layers_blocks_and_keyword_arguments(editor, tmp_path):
     block_args = _complete(editor, spec, 5, len("pair(8, ") + 1)
     assert set(block_args) == {"c", "k"} and "default 3" in block_args["k"].detail
 
+    from netspec.analysis.lints import LINTS
+
+    editor.replace(spec, text + "lint off ")
+    assert set(_complete(editor, spec, text.count("\n") + 1, len("lint off ") + 1)) == set(LINTS)
+
 
 # ---------------------------------------------------------------- quick fixes
 
@@ -353,23 +358,28 @@ def _fixes(editor, path: Path, diagnostic: types.Diagnostic) -> list[types.CodeA
         context=types.CodeActionContext(diagnostics=[diagnostic]))))
 
 
+WIDE = "network w(classes=10)\ninput 3x32x32\nconv3-8 relu maxpool\nfc-{classes}\n"
+
+
 @pytest.mark.parametrize("typo, fixed", [
-    ("convv3-8 relu", "conv3-8 relu"),  # a layer word: the whole layer
-    ("conv3-8(strde=2) relu", "conv3-8(stride=2) relu"),  # a keyword: only the name
-    ("conv3-8 reluu", "conv3-8 relu"),
+    (TINY.replace("conv3-8", "convv3-8"), TINY),  # a layer word: the whole layer is rewritten
+    (TINY.replace("conv3-8", "conv3-8(strde=2)"), TINY.replace("conv3-8", "conv3-8(stride=2)")),  # only the name
+    (TINY.replace("relu", "reluu"), TINY),
+    (TINY + "expect parmas 20714\n", TINY + "expect params 20714\n"),  # in a range of the whole line
+    (WIDE.replace("{classes}", "{clases}"), WIDE),  # a name in an expression
+    (TINY + "lint off early-botleneck\n", TINY + "lint off early-bottleneck\n"),  # a warning's suggestion
 ])
 def test_a_did_you_mean_has_a_quick_fix_that_writes_the_suggestion(editor, tmp_path, typo, fixed):
     spec = tmp_path / "typo.net"
-    text = TINY.replace("conv3-8 relu", typo)
-    got = editor.open(spec, text)
+    got = editor.open(spec, typo)
     wrong = [d for d in got if "did you mean" in d.message]
     assert len(wrong) == 1
     actions = _fixes(editor, spec, wrong[0])
     assert len(actions) == 1 and actions[0].kind == types.CodeActionKind.QuickFix
     [edit] = actions[0].edit.changes[from_fs_path(str(spec))]
-    repaired = _apply(text, edit)
-    assert repaired == TINY.replace("conv3-8 relu", fixed)
-    assert not [d for d in editor.replace(spec, repaired) if d.severity == types.DiagnosticSeverity.Error]
+    repaired = _apply(typo, edit)
+    assert repaired == fixed
+    assert not [d for d in editor.replace(spec, repaired) if "did you mean" in d.message]
 
 
 # ---------------------------------------------------------------- imported files that change
@@ -392,6 +402,12 @@ def test_an_open_library_stands_in_for_the_file_and_its_edits_reach_the_spec(edi
 
     editor.close_document(lib)  # back to the file on disk
     assert not [d for d in editor.latest(spec) if d.code == "expect"]
+
+
+def test_without_pygls_the_command_says_how_to_install_it():
+    code = "import sys; sys.modules['pygls'] = None; from netspec.cli import main; sys.exit(main(['lsp']))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 3 and 'pip install "netspec[lsp]"' in done.stderr and "Traceback" not in done.stderr
 
 
 def test_the_server_does_not_import_torch():
