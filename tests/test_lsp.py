@@ -416,3 +416,13 @@ def test_the_server_does_not_import_torch():
             "assert s.checked.analysis is not None; assert 'torch' not in sys.modules, 'torch was imported'")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_buffer_past_the_size_limit_is_refused_before_it_is_parsed():
+    from netspec.limits import Limits
+    from netspec.lsp.documents import check_document
+
+    text = TINY * 10  # 10 networks in one file would be errors; the size is refused first
+    got = check_document("file:///specs/big.net", text, 1, {}, Limits(max_spec_bytes=len(TINY)))
+    assert [d.code for d in got.checked.diagnostics] == ["io"] and got.checked.tree is None
+    assert f"{len(text):,} bytes" in got.checked.diagnostics[0].message

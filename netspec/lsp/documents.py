@@ -14,7 +14,7 @@ from pygls import uris
 from ..checks import Checked, check_text
 from ..diagnostics import Diagnostic, Span
 from ..elaborate.library import reading_open_files
-from ..limits import Limits, using
+from ..limits import Limits, current, using
 from .imports import Library, library_files
 from .index import SpanIndex
 from .ranges import lines_of
@@ -58,7 +58,7 @@ def check_document(uri: str, text: str, version: int | None, open_texts: Mapping
     start = time.perf_counter()
     try:
         with using(limits), reading_open_files(open_texts):
-            checked = check_text(text, filename)
+            checked = _too_big(text, filename) or check_text(text, filename)
     except Exception as exc:  # a bug must cost a diagnostic, never the editor's server
         where = Span.model_construct(file=filename, line=1, column=1, end_line=1, end_column=1)
         checked = Checked(filename, [Diagnostic(f"netspec could not check this file: {type(exc).__name__}: {exc}",
@@ -69,6 +69,17 @@ def check_document(uri: str, text: str, version: int | None, open_texts: Mapping
     except Exception:  # only go to definition and completion miss them
         libraries = []
     return Snapshot(uri, filename, text, version, checked, libraries, time.perf_counter() - start)
+
+
+def _too_big(text: str, filename: str) -> Checked | None:
+    """A buffer past --max-spec-bytes is refused before it is parsed, as `netspec lint` refuses the file."""
+    size = len(text.encode("utf-8", errors="replace"))
+    if size <= current().max_spec_bytes:
+        return None
+    where = Span.model_construct(file=filename, line=1, column=1, end_line=1, end_column=1)
+    refused = current().refuse("max_spec_bytes", f"the document is {size:,} bytes, more than a spec may be",
+                               where, code="io")
+    return Checked(filename, list(refused.diagnostics))
 
 
 __all__ = ["Snapshot", "check_document", "filename_of"]
