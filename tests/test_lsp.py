@@ -47,9 +47,17 @@ class Editor:
                 self.published[params.uri].append(params)
                 self.arrived.notify_all()
 
+        self.hint_refreshes = 0
+
+        @self.client.feature(types.WORKSPACE_INLAY_HINT_REFRESH)
+        def refresh(params) -> None:
+            self.hint_refreshes += 1
+
         self.run(self.client.start_io(sys.executable, "-m", "netspec", "lsp", cwd=str(cwd)))
+        can_refresh = types.WorkspaceClientCapabilities(
+            inlay_hint=types.InlayHintWorkspaceClientCapabilities(refresh_support=True))
         self.run(self.client.initialize_async(types.InitializeParams(
-            capabilities=types.ClientCapabilities(), root_uri=from_fs_path(str(cwd)))))
+            capabilities=types.ClientCapabilities(workspace=can_refresh), root_uri=from_fs_path(str(cwd)))))
         self.notify(self.client.initialized, types.InitializedParams())
 
     def run(self, coroutine):
@@ -393,12 +401,14 @@ def test_an_open_library_stands_in_for_the_file_and_its_edits_reach_the_spec(edi
     assert not [d for d in editor.open(spec) if d.severity == types.DiagnosticSeverity.Error]
     lib_text = lib.read_text()
     editor.open(lib)
+    refreshes = editor.hint_refreshes
     editor.replace(lib, lib_text.replace("conv{k}-{c} relu\n}", "conv{k}-{2 * c} relu\n}"))  # unsaved
     # the second conv now has 16 filters: 224 + 8*9*16+16 = 1,392, fc 16*10+10 = 170: 1,562
     failed = [d for d in editor.latest(spec) if d.code == "expect"]
     assert len(failed) == 1 and "1,562" in failed[0].message
     assert "16x32x32" in editor.hover(spec, 5, 2).contents.value
     assert "16x32x32" in editor.hover(lib, 5, 4).contents.value  # the library's line, from the spec's analysis
+    assert editor.hint_refreshes > refreshes  # the spec's hints are stale: the editor is asked to fetch them again
 
     editor.close_document(lib)  # back to the file on disk
     assert not [d for d in editor.latest(spec) if d.code == "expect"]

@@ -50,9 +50,19 @@ class NetspecServer(LanguageServer):
     def check_with_dependents(self, uri: str) -> None:
         """Check a document, then every open spec that imports it."""
         changed = self.check(uri).filename
-        for other, snapshot in list(self.snapshots.items()):
-            if other != uri and changed in snapshot.imports:
-                self.check(other)
+        dependents = [other for other, s in self.snapshots.items() if other != uri and changed in s.imports]
+        for other in dependents:
+            self.check(other)
+        if dependents:
+            self.refresh_hints()
+
+    def refresh_hints(self) -> None:
+        """Ask the client to fetch inlay hints again: an import changed the shapes of documents that
+        did not change themselves (only if the client says it can)."""
+        workspace = self.client_capabilities.workspace
+        support = workspace.inlay_hint if workspace is not None else None
+        if support is not None and support.refresh_support:
+            self.workspace_inlay_hint_refresh(None)
 
     def importers(self, filename: str) -> list[Snapshot]:
         return [s for s in self.snapshots.values() if filename in s.imports]
@@ -91,9 +101,10 @@ def did_close(ls: NetspecServer, params: types.DidCloseTextDocumentParams) -> No
     closed = ls.snapshots.pop(uri, None)
     ls.parsed.pop(uri, None)
     ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
-    if closed is not None:
+    if closed is not None and ls.importers(closed.filename):
         for snapshot in ls.importers(closed.filename):  # they read the file from disk again
             ls.check(snapshot.uri)
+        ls.refresh_hints()
 
 
 # ---------------------------------------------------------------- requests
