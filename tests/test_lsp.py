@@ -255,6 +255,8 @@ def test_hover_on_a_labelled_block_call_gives_its_subtotals(editor, tmp_path):
         assert "conv1" in shown and "conv2" in shown and "| 112 |" in shown and "| 148 |" in shown
     body = editor.hover(spec, 5, 3).contents.value  # a line of the block's body: its instance
     assert "params 148" in body
+    calls = editor.hover(spec, 3, 8).contents.value  # the block's own line: its calls
+    assert "pair(c=4)" in calls and "params 260" in calls
 
 
 def test_inlay_hints_give_each_line_its_output_shape(editor, tmp_path):

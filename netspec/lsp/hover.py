@@ -1,6 +1,7 @@
 """Hover: what the analysis says about the layer, block call or label under the cursor: output shape,
 parameters, MACs and receptive field/stride (the figures of `netspec summary`); for a block call its
-subtotals and the rows one level down; for a line of a block body, each instance (call, repeat)."""
+subtotals and the rows one level down; for a line of a block body, each instance (call, repeat); on a
+block's own line, each call of the block."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from ..analysis.report import field_text, human
 from ..ops.registry import lookup
 from .index import SpanIndex
 from .ranges import Point
-from .syntax_at import elements_at
+from .syntax_at import elements_at, under
 
 MAX_ROWS = 12  # instances or children listed; the rest are counted
 
@@ -26,6 +27,11 @@ def find(tree, file: str, at: Point, indexes: list[SpanIndex]) -> tuple[object, 
             rows = index.at(file, item.loc)
             if rows:
                 return item, _principal(item, rows), index
+    for block in under(tree, at, (syntax.BlockDef,)):  # elsewhere in a block: each call of it
+        for index in indexes:
+            rows = [r for r in index.rows if r.node.kind == "seq" and getattr(r.node, "block", None) == block.name]
+            if rows:
+                return block, rows, index
     return None
 
 
