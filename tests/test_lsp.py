@@ -438,3 +438,22 @@ def test_a_buffer_past_the_size_limit_is_refused_before_it_is_parsed():
     got = check_document("file:///specs/big.net", text, 1, {}, Limits(max_spec_bytes=len(TINY)))
     assert [d.code for d in got.checked.diagnostics] == ["io"] and got.checked.tree is None
     assert f"{len(text):,} bytes" in got.checked.diagnostics[0].message
+
+
+def test_the_hover_shown_in_docs_editors_is_what_the_server_says(editor, tmp_path):
+    import re
+
+    doc = (ROOT / "docs" / "EDITORS.md").read_text()
+    spec_text = re.search(r"```net\n(.*?)```", doc, re.S).group(1)
+    quoted = "\n".join(line[2:] if line.startswith("> ") else line[1:] for line in doc.split("\n")
+                       if line.startswith(">"))
+    spec = tmp_path / "tiny.net"
+    editor.open(spec, spec_text)
+    label = next(i for i, line in enumerate(spec_text.split("\n"), 1) if line.startswith("p:"))
+    assert editor.hover(spec, label, 1).contents.value == quoted
+    hints = editor.run(editor.client.text_document_inlay_hint_async(types.InlayHintParams(
+        text_document=_doc(spec), range=_range(1, 1, label + 2, 1))))
+    said = re.search(r"hints read `(\S+)` after lines (\d+), (\d+) and (\d+) and `(\S+)` after line (\d+)", doc)
+    shape, a, b, c, head, d = said.groups()
+    assert {h.position.line + 1: h.label for h in hints} == {int(a): shape, int(b): shape, int(c): shape,
+                                                             int(d): head}
