@@ -298,7 +298,9 @@ def test_go_to_definition_of_blocks_and_imports_across_files(editor, tmp_path):
     assert found.uri == from_fs_path(str(lib.resolve()))
     assert found.range == _range(3, 7, 3, 11)  # `block pair(`: the name, line 3 of the library
 
-    zoo = ROOT / "specs" / "lib" / "resnet.net"
+    from netspec.sources import zoo_dir
+
+    zoo = zoo_dir() / "lib" / "resnet.net"
     found = definition(6, 3)  # basic(8), from the zoo's library
     line = next(i for i, t in enumerate(zoo.read_text().split("\n"), 1) if t.startswith("block basic("))
     assert found.uri == from_fs_path(str(zoo.resolve())) and found.range.start == types.Position(line - 1, 6)
