@@ -15,7 +15,7 @@ from .diagnostics import EXIT_RUNTIME, EXIT_SPEC_ERROR, ResourceError, SpecError
 
 # Order is the order of `netspec --help`.
 COMMANDS = ("fmt", "summary", "lint", "diff", "graph", "report", "zoo", "compile", "bench", "export", "train", "eval",
-            "shard")
+            "shard", "lsp")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 from . import receptive
 from .diff import ADDED, CHANGED, MARKS, MOVED, REMOVED, RENAMED, SAME, Change, Delta, NetworkDiff, node_figures
 from .notation import arg_text, block_call, shape_str
-from .report import _bytes, _field, human
+from .report import _bytes, field_text, human
 
 JSON_VERSION = 1
 ARROW = "→"
@@ -63,8 +63,8 @@ def shape_cell(old, new) -> str:
 
 def field_cell(old, new) -> str:
     if old is None or new is None:
-        return _field(old if new is None else new)
-    return _field(new) if old == new else f"{_field(old)} {ARROW} {_field(new)}"
+        return field_text(old if new is None else new)
+    return field_text(new) if old == new else f"{field_text(old)} {ARROW} {field_text(new)}"
 
 
 def label(row) -> str:
@@ -232,7 +232,7 @@ def total_rows(d: NetworkDiff) -> list[list[str]]:
     rows = [[name, plain(t[key].old, unit), plain(t[key].new, unit), change_cell(t[key], unit)]
             for key, name, unit in TOTALS]
     rf = t["field"]
-    rows.append(["RF/stride", _field(rf.old), _field(rf.new),
+    rows.append(["RF/stride", field_text(rf.old), field_text(rf.new),
                  "=" if not rf.changed else change_cell(t["rf"], "count") if t["rf"].delta is not None else "changed"])
     rows.append(["Output", shape_str(t["output"].old), shape_str(t["output"].new),
                  "=" if not t["output"].changed else "changed"])

@@ -45,7 +45,7 @@ def _pair(a, b) -> str:
     return receptive.fmt(a) if a == b else f"{receptive.fmt(a)}x{receptive.fmt(b)}"
 
 
-def _field(row_or_field) -> str:
+def field_text(row_or_field) -> str:
     f = row_or_field.field if isinstance(row_or_field, Row) else row_or_field
     return f"{_pair(*f.size)}/{_pair(*f.jump)}"
 
@@ -69,7 +69,7 @@ def _cells(analysis: Analysis, depth: int | None) -> list[list[str]]:
         # a block that is opened shows its subtotal in parentheses: its rows below add up to it
         params, macs = _int(r.cost.params), human(r.cost.macs)
         figures = [params, macs] if collapsed else [f"({params})", f"({macs})"]
-        out.append(["  " * (r.depth - 1) + name, r.op, shape_str(r.out_shape), *figures, _field(r)])
+        out.append(["  " * (r.depth - 1) + name, r.op, shape_str(r.out_shape), *figures, field_text(r)])
     return out
 
 
@@ -92,9 +92,9 @@ def _totals(a: Analysis) -> list[tuple[str, str]]:
         ("Params size", _bytes(a.param_bytes)),
     ]
     if a.head_field is not None:
-        rows.append(("Receptive field", f"{_field(a.head_field)} (size/stride) at the head, {a.head_path}"))
+        rows.append(("Receptive field", f"{field_text(a.head_field)} (size/stride) at the head, {a.head_path}"))
     else:
-        rows.append(("Receptive field", f"{_field(a.output_field)} (size/stride) at the output"))
+        rows.append(("Receptive field", f"{field_text(a.output_field)} (size/stride) at the output"))
     return rows
 
 

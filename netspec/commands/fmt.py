@@ -23,9 +23,17 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def run(args) -> int:
+def format_spec(text: str, filename: str) -> str:
+    """The canonical layout of a spec's text; SpecError if it does not elaborate (a spec with errors
+    is not formatted). The language server formats a document through this function too."""
     from ..formatter import format_text
     from ..frontend import check
+
+    check(text, filename)
+    return format_text(text, filename)
+
+
+def run(args) -> int:
     from ..sources import read_spec_text
 
     try:
@@ -37,8 +45,7 @@ def run(args) -> int:
     for path in files:
         try:
             text = read_spec_text(path)
-            check(text, str(path))  # a spec that does not elaborate is not formatted
-            formatted = format_text(text, str(path))
+            formatted = format_spec(text, str(path))
         except SpecError as err:
             print(err.render(), file=sys.stderr)
             status = EXIT_SPEC_ERROR

@@ -8,7 +8,7 @@ workflow: a change in a model shows up as a diff of its spec in review.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .common import spec_files
@@ -55,43 +55,29 @@ def _usage(message: str) -> int:
 
 def check_file(path: Path, disable: set[str], update: bool) -> Result:
     """Every diagnostic for one spec file; with `update`, its expect lines rewritten first."""
-    from ..analysis import analyze
-    from ..analysis.expect import changes, check, updated_text
-    from ..files import write_atomic
-    from ..analysis.lints import run_lints
+    from ..analysis.expect import changes, updated_text
+    from ..checks import check_text
     from ..diagnostics import SpecError
-    from ..elaborate import check_library, elaborate, is_library
-    from ..frontend import parse
+    from ..files import write_atomic
     from ..sources import read_spec_text
-    from ..parser import parse_tree
 
     result = Result(str(path))
     try:
         text = read_spec_text(path)
-        result.sources[str(path)] = text
-        tree = parse_tree(text, str(path))
-        if is_library(tree):  # a file of blocks for others to import (specs/lib/): no network to check
-            check_library(tree, filename=str(path), source=text)
-            return result
-        network = elaborate(tree, filename=str(path), source=text, params={}, input=None)
     except SpecError as err:
         result.diagnostics += err.diagnostics
         result.sources.update(err.sources)
         return result
-    analysis = analyze(network)
-    if update:
-        new = updated_text(text, network, analysis)
+    checked = check_text(text, str(path), disable)
+    if update and checked.network is not None:
+        new = updated_text(text, checked.network, checked.analysis)
         if new != text:
             write_atomic(path, new)
             result.updated = True
-            result.changes = [str(c) for c in changes(network, analysis)]
-            result.sources[str(path)] = new
-            network = parse(new, str(path))  # spans of the rewritten file, for the lints below
-    result.diagnostics += check(network, analysis)
-    for d in run_lints(network, analysis, disable):
-        if d.span is not None and d.span.file != str(path):  # a layer written in an imported block
-            d = replace(d, notes=d.notes + (f"in network `{network.name}` ({path})",))
-        result.diagnostics.append(d)
+            result.changes = [str(c) for c in changes(checked.network, checked.analysis)]
+            checked = check_text(new, str(path), disable)  # spans of the rewritten file
+    result.diagnostics += checked.diagnostics
+    result.sources.update(checked.sources)
     return result
 
 
