@@ -142,6 +142,8 @@ def expected_scope(rule: str, tok: Token) -> str | None:
                     "false": "constant.language.boolean", "none": "constant.language.none"}.get(tok.value,
                                                                                           "variable.other")
         return SCOPE_OF_NAME.get(rule)
+    if rule == "slice" and tok.value == ":":  # xs[a:b]
+        return "punctuation.separator.slice"
     if tok.value in SCOPE_OF_PUNCTUATION:
         return SCOPE_OF_PUNCTUATION[tok.value]
     if re.fullmatch(r"[a-z]+", tok.value):  # the .lark grammar's keywords

@@ -256,6 +256,7 @@ def repository() -> dict:
             _match(r"==|!=|<=|>=|<|>", "keyword.operator.comparison.netspec"),
             _match(r"\*\*|//|[-+*/%]", "keyword.operator.arithmetic.netspec"),
             brackets(r"\[", _include("expression")),  # a list, or an index: ts[i]
+            _match(":", "punctuation.separator.slice.netspec"),  # xs[a:b]
         ] + _include("comma", "invalid")},
     }
 
