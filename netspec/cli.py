@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 
 from .diagnostics import EXIT_RUNTIME, EXIT_SPEC_ERROR, ResourceError, SpecError
@@ -25,7 +27,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="netspec",
         description="A compiler for convolutional networks written as text.",
         epilog="Exit codes: 0 success, 1 error in a spec (or a failed check), 2 usage error, "
-               "3 a missing or unreadable resource.",
+               "3 a missing or unreadable resource, 141 the reader of the output went away (`| head`).",
     )
     from . import __version__
 
@@ -43,7 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
         with using(from_args(args)):
-            return int(args.run(args) or 0)
+            code = int(args.run(args) or 0)
+        sys.stdout.flush()  # a reader that went away shows here, in the handler below, not at exit
+        return code
+    except BrokenPipeError:  # `netspec fmt --diff | head`: stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except SpecError as err:
         print(err.render(), file=sys.stderr)
         return EXIT_SPEC_ERROR

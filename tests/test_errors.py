@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 import netspec
-from conftest import SPECS, run_cli
+from conftest import ROOT, SPECS, run_cli
 
 BROKEN = sorted((SPECS / "broken").glob("*.net"))
 # the two files that cannot carry an `# expect:` comment
@@ -224,3 +226,13 @@ def test_every_suggestion_in_the_corpus_is_accepted_in_place():
                         (path.name, match.group(1), again.render())
                 checked += 1
     assert checked >= 3
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly():
+    # `netspec summary resnet50 | head -1`: the pipe closes before netspec writes; no traceback, exit 128 + SIGPIPE
+    proc = subprocess.Popen([sys.executable, "-m", "netspec", "summary", "resnet50"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, stderr
+    assert stderr == ""

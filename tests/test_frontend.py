@@ -11,12 +11,17 @@ from netspec import ir
 from conftest import SPECS
 
 
-def test_loading_a_spec_does_not_import_torch():
-    code = ("import netspec, sys; netspec.load('tests/specs/constructs/composition.net'); "
-            "netspec.format(open('tests/specs/constructs/layers.net').read()); "
-            "assert 'torch' not in sys.modules, 'torch was imported'")
+def fresh_python(code: str) -> str:
+    """What `code` prints, run in a new interpreter from the repository root (nothing imported or built yet)."""
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=SPECS.parent.parent)
     assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_loading_a_spec_does_not_import_torch():
+    fresh_python("import netspec, sys; netspec.load('tests/specs/constructs/composition.net'); "
+                 "netspec.format(open('tests/specs/constructs/layers.net').read()); "
+                 "assert 'torch' not in sys.modules, 'torch was imported'")
 
 
 def test_ir_round_trips_through_json():
@@ -29,12 +34,10 @@ def test_ir_round_trips_through_json():
 def test_a_fresh_process_dumps_the_ir_first_thing():
     # model classes build their serializers on demand; a composite's children are dumped with their own
     # classes' serializers, which must exist even when nothing else has used them yet in the process
-    code = ("import json, netspec; net = netspec.parse('network t\\ninput 3x8x8\\nresidual { conv3-3 bn } relu'); "
-            "print(json.loads(net.model_dump_json())['body']['children'][0]['body']['children'][1]['kind'], "
-            "net.model_dump()['body']['children'][1]['kind'])")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=SPECS.parent.parent)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["batchnorm", "activation"]
+    out = fresh_python("import json, netspec; net = netspec.parse('network t\\ninput 3x8x8\\nresidual { conv3-3 bn } relu'); "
+                       "print(json.loads(net.model_dump_json())['body']['children'][0]['body']['children'][1]['kind'], "
+                       "net.model_dump()['body']['children'][1]['kind'])")
+    assert out.split() == ["batchnorm", "activation"]
 
 
 def test_model_construct_fills_defaults_like_pydantic():

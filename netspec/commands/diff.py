@@ -56,7 +56,6 @@ def run(args) -> int:
     from ..analysis.thresholds import check
     from ..diagnostics import EXIT_RUNTIME, EXIT_SPEC_ERROR, EXIT_USAGE
     from ..revision import RevisionError
-    from .summary import emit
 
     if (args.new is None) == (args.git is None):
         args.usage_error("give OLD and NEW, or one SPEC with --git REV")
@@ -73,9 +72,9 @@ def run(args) -> int:
     result = diff(old, new, dtype=args.dtype)
     checks = [check(rule, result) for group in args.fail_on for rule in group]
     if args.format == "json":
-        emit(to_json(result, args.depth, [c.to_dict() for c in checks]))
+        print(to_json(result, args.depth, [c.to_dict() for c in checks]))
     else:
-        emit(RENDER[args.format](result, args.depth))
+        print(RENDER[args.format](result, args.depth))
     for c in checks:
         if c.crossed is not False:
             print(f"netspec diff: {c.message()}", file=sys.stderr)

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     plots.confusion(matrix, data.classes, png, title=f"{network.name} on {data.name}: {100 * totals.accuracy:.2f}%")
     lines += ["", f"wrote {png}"]
-    _emit("\n".join(lines))
+    print("\n".join(lines))
     return 0
 
 
@@ -77,15 +77,3 @@ def confusion_text(matrix, classes: list[str]) -> str:
         recall = f"{100 * row[i] / total:.1f}%" if total else "-"
         lines.append(f"{names[i]:>{width + 2}}" + "".join(f"{v:>{width + 1}}" for v in row) + f"{recall:>8}")
     return "\n".join(lines)
-
-
-def _emit(text: str) -> None:
-    """Print; a reader that stops early (`| head`) is not an error."""
-    import os
-
-    try:
-        print(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # keeps the exit-time flush quiet
-

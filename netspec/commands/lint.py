@@ -84,7 +84,6 @@ def check_file(path: Path, disable: set[str], update: bool) -> Result:
 def run(args) -> int:
     from ..analysis.lints import LINTS
     from ..diagnostics import EXIT_OK, EXIT_SPEC_ERROR, did_you_mean
-    from .summary import emit
 
     if args.list:
         width = max(len(k) for k in LINTS)
@@ -108,7 +107,7 @@ def run(args) -> int:
     results = [check_file(f, disable, args.update) for f in files]
     errors = sum(d.level == "error" for r in results for d in r.diagnostics)
     warnings = sum(d.level == "warning" for r in results for d in r.diagnostics)
-    emit(_RENDER[args.format](results, errors, warnings))
+    print(_RENDER[args.format](results, errors, warnings))
     failed = errors > 0 or (args.strict and warnings > 0)
     return EXIT_SPEC_ERROR if failed else EXIT_OK
 

@@ -7,18 +7,6 @@ from .common import add_spec_options, whole_number
 FORMATS = ("table", "json", "markdown")
 
 
-def emit(text: str) -> None:
-    """Print a command's output; a reader that stops early (`| head`) is not an error."""
-    import os
-    import sys
-
-    try:
-        print(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush stays quiet
-
-
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "summary", help="print the layer table: shapes, parameters, MACs, memory, receptive field",
@@ -46,5 +34,5 @@ def run(args) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     network = load(args.spec, params=dict(args.params), input=args.input)
-    emit(RENDER[args.format](analyze(network, args.dtype), args.depth))
+    print(RENDER[args.format](analyze(network, args.dtype), args.depth))
     return 0

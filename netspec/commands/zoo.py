@@ -137,7 +137,6 @@ def run(args) -> int:
             return EXIT_USAGE
         print(f"{path}: zoo table of {len(items)} specs {'updated' if changed else 'already up to date'}")
         return 0
-    from .summary import emit
 
-    emit(markdown(items) if args.format == "markdown" else text(items))
+    print(markdown(items) if args.format == "markdown" else text(items))
     return 0
