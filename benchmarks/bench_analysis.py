@@ -164,6 +164,9 @@ def main() -> None:
 
     med, best, peak = measure(cmd + ["lint", "specs/"], repeat)
     print(f"{f'netspec lint specs/ ({len(specs)} files)':<36} wall {med:6.3f} s (best {best:.3f}; goal < 1)      "
+          f"peak RSS {peak:4d} MB (parent)")
+    one, best, peak = measure(cmd + ["lint", "--jobs", "1", "specs/"], repeat)
+    print(f"{'  the same in one process (-j1)':<36} wall {one:6.3f} s (best {best:.3f}; {one / med:.2f}x the time)  "
           f"peak RSS {peak:4d} MB")
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -387,3 +387,22 @@ def test_a_join_ends_the_search():
         == ["conv3-16"]
     assert missing_pairs(f"network t\ninput 16x16x16\nconv3-16 bn relu conv3-16 bn {SE} conv3-16 relu "
                          "gap fc-10\n") == []
+
+
+def test_lint_in_several_processes_reports_what_one_process_does():
+    from netspec.limits import Limits, using
+
+    files = sorted(LINT_SPECS.glob("*.net"))
+    assert len(files) >= 2 * lint_cmd._FILES_PER_JOB  # enough for two workers
+    one = lint_cmd.check_files(files, set(), False, jobs=1)
+    two = lint_cmd.check_files(files, set(), False, jobs=2)
+    assert [r.path for r in two] == [str(f) for f in files]  # in the order given
+    assert [[d.render(r.sources) for d in r.diagnostics] for r in two] == \
+        [[d.render(r.sources) for d in r.diagnostics] for r in one]
+    assert any(r.diagnostics for r in one)
+    # the workers run under the caller's limits, not the defaults
+    with using(Limits(max_layers=1)):
+        codes = [[[d.code for d in r.diagnostics] for r in lint_cmd.check_files(files, set(), False, jobs=j)]
+                 for j in (1, 2)]
+    assert codes[0] == codes[1]
+    assert sum(c == ["limit"] for c in codes[1]) >= len(files) - 2  # all but the one-layer specs refused

@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .common import spec_files
+from .common import spec_files, whole_number
 
 FORMATS = ("text", "json", "github")
 
@@ -31,6 +31,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--disable", action="append", default=[], metavar="ID",
                    help="switch a design lint off (repeatable, or comma-separated)")
     p.add_argument("--list", action="store_true", help="list the design lints and exit")
+    p.add_argument("--jobs", "-j", type=whole_number(0), default=0, metavar="N",
+                   help="check files in N processes (default: one per CPU; 1 checks them in this process)")
     from ..limits import add_options
 
     add_options(p)
@@ -81,6 +83,37 @@ def check_file(path: Path, disable: set[str], update: bool) -> Result:
     return result
 
 
+def check_files(files: list[Path], disable: set[str], update: bool, jobs: int = 0) -> list[Result]:
+    """`check_file` of each file, in their order; spread over processes where that pays (several files,
+    several CPUs, and fork, which hands each worker the imports already made: a spawned one would pay
+    them again)."""
+    import multiprocessing
+    import os
+
+    from ..limits import current
+
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    jobs = min(jobs or cpus, len(files) // _FILES_PER_JOB)
+    if jobs < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [check_file(f, disable, update) for f in files]
+    from concurrent.futures import ProcessPoolExecutor
+    from functools import partial
+
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(partial(_check_file_under, current(), disable=disable, update=update), files))
+
+
+_FILES_PER_JOB = 4  # below this a worker costs more than it saves
+
+
+def _check_file_under(limits, path: Path, **options) -> Result:
+    """check_file in a worker process, under the parent's limits (a context variable does not cross)."""
+    from ..limits import using
+
+    with using(limits):
+        return check_file(path, **options)
+
+
 def run(args) -> int:
     from ..analysis.lints import LINTS
     from ..diagnostics import EXIT_OK, EXIT_SPEC_ERROR, did_you_mean
@@ -104,7 +137,7 @@ def run(args) -> int:
     if missing is not None:
         return _usage(f"no such file or folder: {missing}")
 
-    results = [check_file(f, disable, args.update) for f in files]
+    results = check_files(files, disable, args.update, args.jobs)
     errors = sum(d.level == "error" for r in results for d in r.diagnostics)
     warnings = sum(d.level == "warning" for r in results for d in r.diagnostics)
     print(_RENDER[args.format](results, errors, warnings))
