@@ -242,7 +242,7 @@ def bench_data(args) -> None:
         spec = tmp / "tiny.net"
         spec.write_text(TINY)
         floats = lambda n: n * 0.8 * 3 * 128 * 128 * 4 / 2**20  # noqa: E731  (the old path: the training split as float32)
-        print(f"peak RSS of a whole `netspec train` epoch (tiny net, 2 workers); the old in-memory path's float32 tensors")
+        print("peak RSS of a whole `netspec train` epoch (tiny net, 2 workers); the old in-memory path's float32 tensors")
         print(f"{'images':>8}{'trainer':>10}{'worker':>10}{'in-memory':>11}")
         first = None
         for k, folder in folders.items():
