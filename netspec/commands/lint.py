@@ -88,12 +88,11 @@ def check_files(files: list[Path], disable: set[str], update: bool, jobs: int = 
     several CPUs, and fork, which hands each worker the imports already made: a spawned one would pay
     them again)."""
     import multiprocessing
-    import os
 
     from ..limits import current
+    from ..machine import usable_cpus
 
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    jobs = min(jobs or cpus, len(files) // _FILES_PER_JOB)
+    jobs = min(jobs or usable_cpus(), len(files) // _FILES_PER_JOB)
     if jobs < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return [check_file(f, disable, update) for f in files]
     from concurrent.futures import ProcessPoolExecutor

@@ -31,6 +31,8 @@ from typing import Any, Sequence
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from netspec.machine import usable_cpus
+
 CROP_FRACTION = 0.875  # evaluation: the centre 87.5% of the resized image (224 of 256)
 ASPECT = (3 / 4, 4 / 3)  # the random crop's aspect-ratio range
 STATS_SAMPLE = 512  # training images whose pixels give the per-channel mean and std
@@ -284,11 +286,7 @@ def eval_batches(n: int, batch_size: int, rank: int = 0, world_size: int = 1) ->
 
 def default_workers(local_world_size: int = 1) -> int:
     """Decoding processes per training process: the cores this process may use, shared, at most 8."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(8, cores // max(1, local_world_size)))
+    return max(1, min(8, usable_cpus() // max(1, local_world_size)))
 
 
 def loader(dataset: Images, batches, *, workers: int, pin: bool = False, persistent: bool = True) -> DataLoader:
